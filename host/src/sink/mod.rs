@@ -1,0 +1,1 @@
+//! Where documents go: Elasticsearch (`elasticsearch`) or NDJSON (`dry_run`).
