@@ -1,0 +1,168 @@
+//! Account detection (personal or team admin, team space or not) and `check`.
+
+use serde_json::{Value, json};
+
+use crate::api::{AuthenticatedAdmin, FullAccount, Metadata};
+use crate::checkpoint::Identity;
+use crate::client::{CallError, Client, Context, RouteKind, Transport};
+use crate::config::Config;
+use crate::error::Error;
+
+/// Who the credentials reach and how requests must be addressed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// The admin's team member id when the token is a team token.
+    pub team_member_id: Option<String>,
+    pub account_id: String,
+    pub email: String,
+    pub team_name: Option<String>,
+    pub root_namespace_id: String,
+    /// Whether the account has a team space (requests carry `Dropbox-API-Path-Root`).
+    pub team_space: bool,
+}
+
+impl Account {
+    /// The context headers for every user, files and sharing request.
+    pub fn context(&self) -> Context {
+        Context::new(
+            self.team_member_id.clone(),
+            self.team_space.then_some(self.root_namespace_id.as_str()),
+        )
+    }
+
+    /// What a checkpoint of this account and configuration must carry.
+    pub fn identity(&self, config: &Config) -> Identity {
+        Identity {
+            account: self
+                .team_member_id
+                .clone()
+                .unwrap_or_else(|| self.account_id.clone()),
+            root: self.root_namespace_id.clone(),
+            path: config.path_lower(),
+        }
+    }
+
+    /// A short description such as `personal` or `team Acme, admin dbmid:…, root namespace 7`.
+    pub fn describe(&self) -> String {
+        let team = match &self.team_name {
+            Some(n) if !n.is_empty() => format!("team {n}"),
+            _ => "team".to_string(),
+        };
+        match (&self.team_member_id, self.team_space) {
+            (Some(m), true) => format!(
+                "{team}, admin {m}, root namespace {}",
+                self.root_namespace_id
+            ),
+            (Some(m), false) => format!("{team}, admin {m}"),
+            (None, true) => format!("{team} member, root namespace {}", self.root_namespace_id),
+            (None, false) if self.team_name.is_some() => format!("{team} member"),
+            (None, false) => "personal".to_string(),
+        }
+    }
+}
+
+/// Find out whether the token is a team token and which account and namespace it reaches.
+pub fn detect<T: Transport>(transport: &T, config: &Config) -> Result<Account, Error> {
+    let client = Client::new(transport, config);
+    let admin = match client.rpc::<AuthenticatedAdmin>(
+        "team/token/get_authenticated_admin",
+        None,
+        RouteKind::Team,
+    ) {
+        Ok(a) => Some(a.admin_profile.team_member_id),
+        // A rate limit or an outage says nothing about the token type: don't guess.
+        Err(CallError::Status(e)) if e.status == 429 || e.status >= 500 => {
+            return Err(CallError::Status(e).into_error());
+        }
+        // A user token gets 400 (or 401/409): personal mode.
+        Err(CallError::Status(_)) | Err(CallError::Decode(_)) => None,
+        Err(e @ CallError::Transport(_)) => return Err(e.into_error()),
+    };
+    let client = Client {
+        context: Context::new(admin.clone(), None),
+        ..client
+    };
+    let acct: FullAccount = client
+        .rpc("users/get_current_account", None, RouteKind::User)
+        .map_err(CallError::into_error)?;
+    Ok(Account {
+        team_member_id: admin,
+        account_id: acct.account_id,
+        email: acct.email,
+        team_name: acct.team.map(|t| t.name),
+        team_space: acct.root_info.has_team_space(),
+        root_namespace_id: acct.root_info.root_namespace_id,
+    })
+}
+
+/// Map the errors of listing or looking up the configured path.
+pub fn path_error(config: &Config, e: CallError) -> Error {
+    if let Some(api) = e.api() {
+        let p = config.path_for_display();
+        if api.is_409(&["reset"]) {
+            return Error::CheckpointExpired(
+                "Dropbox expired the list_folder cursor (409 reset); a full sync is needed".into(),
+            );
+        }
+        if api.is_409(&["path", "not_found"]) {
+            return Error::InvalidConfig(format!(
+                "path: {p:?} does not exist in this Dropbox (409 path/not_found); set path to an existing folder or \"/\""
+            ));
+        }
+        if api.is_409(&["path", "not_folder"]) {
+            return Error::InvalidConfig(format!(
+                "path: {p:?} is a file, not a folder (409 path/not_folder); set path to a folder or \"/\""
+            ));
+        }
+        if api.is_409(&["path", "malformed_path"]) {
+            return Error::InvalidConfig(format!(
+                "path: {p:?} is not a valid Dropbox path (409 path/malformed_path); fix the folder name"
+            ));
+        }
+    }
+    e.into_error()
+}
+
+/// Check the credentials and the configured folder; return a one-line summary.
+pub fn check<T: Transport>(transport: &T, config: &Config) -> Result<String, Error> {
+    let account = detect(transport, config)?;
+    let client = Client {
+        transport,
+        config,
+        context: account.context(),
+    };
+    if config.path.is_empty() {
+        // get_metadata refuses the root; a one-entry listing proves files.metadata.read instead.
+        client
+            .rpc::<Value>(
+                "files/list_folder",
+                Some(&json!({"path": "", "limit": 1})),
+                RouteKind::Files,
+            )
+            .map_err(|e| path_error(config, e))?;
+    } else {
+        let meta: Metadata = client
+            .rpc(
+                "files/get_metadata",
+                Some(&json!({"path": config.path})),
+                RouteKind::Files,
+            )
+            .map_err(|e| path_error(config, e))?;
+        if !matches!(meta, Metadata::Folder(_)) {
+            return Err(Error::InvalidConfig(format!(
+                "path: {:?} is a file, not a folder; set path to a folder or \"/\"",
+                config.path
+            )));
+        }
+    }
+    Ok(format!(
+        "Dropbox account {} ({}), path {:?} readable",
+        if account.email.is_empty() {
+            &account.account_id
+        } else {
+            &account.email
+        },
+        account.describe(),
+        config.path_for_display()
+    ))
+}

@@ -1,0 +1,611 @@
+//! Dropbox metadata → search documents, content requests and changes.
+
+use serde_json::{Map, Value, json};
+
+use crate::api::{FileMetadata, FolderMetadata, SharedFileMetadata, SharedLinkMetadata};
+use crate::client::{Client, Request, Transport};
+use crate::config::ExportFormat;
+
+/// Scope of documents found by listing the configured folder.
+pub const SCOPE_FILES: &str = "files";
+/// Scope of files shared with the account that are not in its Dropbox.
+pub const SCOPE_RECEIVED: &str = "received";
+
+/// A download the host performs (mirrors WIT `content-request`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContentRequest {
+    pub request: Request,
+    pub file_name: String,
+    pub size: Option<u64>,
+    pub content_key: Option<String>,
+}
+
+/// A document (mirrors WIT `document`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    pub id: String,
+    pub scope: String,
+    pub fields: Value,
+    pub content: Option<ContentRequest>,
+}
+
+/// One change (mirrors WIT `change`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    Upsert(Document),
+    Delete(String),
+    DeleteTree { field: String, value: String },
+    BeginEnumeration(String),
+    EndEnumeration(String),
+}
+
+/// A deleted path: the document there and everything below it go.
+pub fn delete_tree(path_lower: &str) -> Change {
+    Change::DeleteTree {
+        field: "path_lower".to_string(),
+        value: path_lower.to_string(),
+    }
+}
+
+/// The extension of `name`: lower-case, without the dot, "" when there is none.
+pub fn extension(name: &str) -> String {
+    match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() && !ext.is_empty() => ext.to_lowercase(),
+        _ => String::new(),
+    }
+}
+
+/// A MIME type guessed from the extension.
+pub fn mime_type(ext: &str) -> &'static str {
+    match ext {
+        "txt" | "log" => "text/plain",
+        "md" | "markdown" => "text/markdown",
+        "csv" => "text/csv",
+        "tsv" => "text/tab-separated-values",
+        "html" | "htm" => "text/html",
+        "xml" => "application/xml",
+        "json" => "application/json",
+        "rtf" => "application/rtf",
+        "pdf" => "application/pdf",
+        "doc" => "application/msword",
+        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "xls" => "application/vnd.ms-excel",
+        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "xlsm" => "application/vnd.ms-excel.sheet.macroEnabled.12",
+        "xlsb" => "application/vnd.ms-excel.sheet.binary.macroEnabled.12",
+        "ppt" => "application/vnd.ms-powerpoint",
+        "pptx" => "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "potx" => "application/vnd.openxmlformats-officedocument.presentationml.template",
+        "odt" => "application/vnd.oasis.opendocument.text",
+        "ods" => "application/vnd.oasis.opendocument.spreadsheet",
+        "odp" => "application/vnd.oasis.opendocument.presentation",
+        "vsd" => "application/vnd.visio",
+        "vsdx" | "vsdm" => "application/vnd.ms-visio.drawing",
+        "msg" => "application/vnd.ms-outlook",
+        "eml" => "message/rfc822",
+        "paper" => "application/vnd.dropbox.paper",
+        "gdoc" => "application/vnd.google-apps.document",
+        "gsheet" => "application/vnd.google-apps.spreadsheet",
+        "gslides" => "application/vnd.google-apps.presentation",
+        "py" => "text/x-python",
+        "rs" => "text/x-rust",
+        "rb" => "text/x-ruby",
+        "sh" => "application/x-sh",
+        "js" => "text/javascript",
+        "css" => "text/css",
+        "rst" => "text/x-rst",
+        "aspx" => "text/html",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "heic" => "image/heic",
+        "tif" | "tiff" => "image/tiff",
+        "bmp" => "image/bmp",
+        "mp3" => "audio/mpeg",
+        "wav" => "audio/wav",
+        "m4a" => "audio/mp4",
+        "mp4" => "video/mp4",
+        "mov" => "video/quicktime",
+        "zip" => "application/zip",
+        "gz" => "application/gzip",
+        "tar" => "application/x-tar",
+        "7z" => "application/x-7z-compressed",
+        "epub" => "application/epub+zip",
+        _ => "application/octet-stream",
+    }
+}
+
+/// Percent-encode one URL path segment or query value (RFC 3986 unreserved chars kept).
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Percent-encode every segment of a `/`-separated path, keeping the slashes.
+pub fn encode_path(path: &str) -> String {
+    path.split('/')
+        .map(percent_encode)
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Link to a file's preview on the Dropbox website.
+pub fn file_web_url(web_url: &str, path_display: &str, name: &str) -> String {
+    let parent = match path_display.rfind('/') {
+        Some(i) => &path_display[..i],
+        None => "",
+    };
+    format!(
+        "{web_url}/home{}?preview={}",
+        encode_path(parent),
+        percent_encode(name)
+    )
+}
+
+/// Link to a folder on the Dropbox website.
+pub fn folder_web_url(web_url: &str, path_display: &str) -> String {
+    format!("{web_url}/home{}", encode_path(path_display))
+}
+
+fn put(map: &mut Map<String, Value>, key: &str, value: Option<impl Into<Value>>) {
+    if let Some(v) = value {
+        map.insert(key.to_string(), v.into());
+    }
+}
+
+/// How a file's content is obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentKind {
+    /// `files/download`.
+    Download,
+    /// `files/export` in the configured format.
+    Export,
+    /// Not downloadable and not exportable in the configured format.
+    None,
+}
+
+/// Decide how to fetch a file's content.
+pub fn content_kind(f: &FileMetadata, format: ExportFormat) -> ContentKind {
+    if f.is_downloadable {
+        ContentKind::Download
+    } else if f
+        .export_info
+        .as_ref()
+        .is_some_and(|e| e.offers(format.as_str()))
+    {
+        ContentKind::Export
+    } else {
+        ContentKind::None
+    }
+}
+
+/// The document for a file or Paper doc found by `list_folder`.
+pub fn file_document<T: Transport>(f: &FileMetadata, client: &Client<'_, T>) -> Document {
+    let cfg = client.config;
+    let ext = extension(&f.name);
+    let is_paper = ext == "paper";
+    let mut m = Map::new();
+    m.insert("id".into(), json!(f.id));
+    m.insert("type".into(), json!("File"));
+    m.insert("name".into(), json!(f.name));
+    put(&mut m, "file_path", f.path_display.clone());
+    put(&mut m, "path_lower", f.path_lower.clone());
+    put(&mut m, "path_display", f.path_display.clone());
+    m.insert("mime_type".into(), json!(mime_type(&ext)));
+    m.insert("extension".into(), json!(ext));
+    m.insert("size".into(), json!(f.size));
+    put(&mut m, "_timestamp", f.server_modified.clone());
+    put(&mut m, "rev", f.rev.clone());
+    put(&mut m, "content_hash", f.content_hash.clone());
+    put(&mut m, "client_modified", f.client_modified.clone());
+    put(&mut m, "server_modified", f.server_modified.clone());
+    m.insert("is_downloadable".into(), json!(f.is_downloadable));
+    let parent_shared = f.parent_shared_folder_id.clone().or_else(|| {
+        f.sharing_info
+            .as_ref()
+            .and_then(|s| s.parent_shared_folder_id.clone())
+    });
+    put(&mut m, "parent_shared_folder_id", parent_shared);
+    put(
+        &mut m,
+        "read_only",
+        f.sharing_info.as_ref().map(|s| s.read_only),
+    );
+    put(
+        &mut m,
+        "web_url",
+        f.path_display
+            .as_deref()
+            .map(|p| file_web_url(&cfg.web_url, p, &f.name)),
+    );
+    m.insert("source".into(), json!("dropbox"));
+    if is_paper {
+        m.insert("paper".into(), json!(true));
+    }
+
+    let content = match content_kind(f, cfg.export_format) {
+        ContentKind::Download => Some(ContentRequest {
+            request: client.download_request("files/download", &json!({"path": f.id})),
+            file_name: f.name.clone(),
+            size: Some(f.size),
+            content_key: f.content_hash.clone(),
+        }),
+        ContentKind::Export => Some(ContentRequest {
+            request: client.download_request(
+                "files/export",
+                &json!({"path": f.id, "export_format": cfg.export_format.as_str()}),
+            ),
+            file_name: export_file_name(&f.name, is_paper, cfg.export_format),
+            size: None,
+            content_key: f.rev.as_ref().map(|r| format!("rev:{r}")),
+        }),
+        ContentKind::None => None,
+    };
+    Document {
+        id: f.id.clone(),
+        scope: SCOPE_FILES.to_string(),
+        fields: Value::Object(m),
+        content,
+    }
+}
+
+/// The file name that makes the host pick the right extractor for exported bytes.
+fn export_file_name(name: &str, is_paper: bool, format: ExportFormat) -> String {
+    match (is_paper, format) {
+        // The host reads `.paper` as markdown text.
+        (true, ExportFormat::Markdown) => name.to_string(),
+        (_, ExportFormat::Markdown) => format!("{name}.md"),
+        (_, ExportFormat::Html) => format!("{name}.html"),
+    }
+}
+
+/// The document for a folder found by `list_folder`.
+pub fn folder_document(f: &FolderMetadata, web_url: &str) -> Document {
+    let mut m = Map::new();
+    m.insert("id".into(), json!(f.id));
+    m.insert("type".into(), json!("Folder"));
+    m.insert("name".into(), json!(f.name));
+    put(&mut m, "file_path", f.path_display.clone());
+    put(&mut m, "path_lower", f.path_lower.clone());
+    put(&mut m, "path_display", f.path_display.clone());
+    m.insert("extension".into(), json!(""));
+    m.insert("size".into(), json!(0));
+    let parent_shared = f.parent_shared_folder_id.clone().or_else(|| {
+        f.sharing_info
+            .as_ref()
+            .and_then(|s| s.parent_shared_folder_id.clone())
+    });
+    put(&mut m, "parent_shared_folder_id", parent_shared);
+    let shared = f.shared_folder_id.clone().or_else(|| {
+        f.sharing_info
+            .as_ref()
+            .and_then(|s| s.shared_folder_id.clone())
+    });
+    put(&mut m, "shared_folder_id", shared);
+    put(
+        &mut m,
+        "read_only",
+        f.sharing_info.as_ref().map(|s| s.read_only),
+    );
+    put(
+        &mut m,
+        "web_url",
+        f.path_display
+            .as_deref()
+            .map(|p| folder_web_url(web_url, p)),
+    );
+    m.insert("source".into(), json!("dropbox"));
+    Document {
+        id: f.id.clone(),
+        scope: SCOPE_FILES.to_string(),
+        fields: Value::Object(m),
+        content: None,
+    }
+}
+
+/// The document for a file shared with the account, resolved through its shared link.
+pub fn received_document<T: Transport>(
+    f: &SharedFileMetadata,
+    link: &SharedLinkMetadata,
+    client: &Client<'_, T>,
+) -> Document {
+    let ext = extension(&f.name);
+    let mut m = Map::new();
+    m.insert("id".into(), json!(f.id));
+    m.insert("type".into(), json!("File"));
+    m.insert("name".into(), json!(f.name));
+    m.insert("url".into(), json!(f.preview_url));
+    m.insert("mime_type".into(), json!(mime_type(&ext)));
+    m.insert("extension".into(), json!(ext));
+    m.insert("size".into(), json!(link.size.unwrap_or(0)));
+    put(&mut m, "_timestamp", link.server_modified.clone());
+    put(&mut m, "rev", link.rev.clone());
+    put(&mut m, "client_modified", link.client_modified.clone());
+    put(&mut m, "server_modified", link.server_modified.clone());
+    if !f.owner_display_names.is_empty() {
+        m.insert("owner".into(), json!(f.owner_display_names.join(", ")));
+    }
+    put(
+        &mut m,
+        "parent_shared_folder_id",
+        f.parent_shared_folder_id.clone(),
+    );
+    m.insert("web_url".into(), json!(f.preview_url));
+    m.insert("source".into(), json!("dropbox"));
+    let content = Some(ContentRequest {
+        request: client.download_request(
+            "sharing/get_shared_link_file",
+            &json!({"url": f.preview_url}),
+        ),
+        file_name: f.name.clone(),
+        size: link.size,
+        content_key: link.rev.as_ref().map(|r| format!("rev:{r}")),
+    });
+    Document {
+        id: f.id.clone(),
+        scope: SCOPE_RECEIVED.to_string(),
+        fields: Value::Object(m),
+        content,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{ExportInfo, SharingInfo};
+    use crate::client::{Context, Level, Response, TransportError};
+    use crate::config::Config;
+
+    struct NoNet;
+    impl Transport for NoNet {
+        fn send(&self, _: Request) -> Result<Response, TransportError> {
+            Err(TransportError::Denied("no network in unit tests".into()))
+        }
+        fn log(&self, _: Level, _: &str) {}
+    }
+
+    fn config() -> Config {
+        Config::parse(r#"{"app_key":"k"}"#).unwrap()
+    }
+
+    fn file() -> FileMetadata {
+        FileMetadata {
+            name: "Q1 Report.PDF".into(),
+            id: "id:AAAAAAAAAAAAAAAAAAAAAg".into(),
+            path_lower: Some("/reports/q1 report.pdf".into()),
+            path_display: Some("/Reports/Q1 Report.PDF".into()),
+            client_modified: Some("2024-04-01T09:00:00Z".into()),
+            server_modified: Some("2024-04-01T09:00:05Z".into()),
+            rev: Some("015f1a2b3c4d5e6f70000000100".into()),
+            size: 7212,
+            sharing_info: Some(SharingInfo {
+                read_only: false,
+                parent_shared_folder_id: Some("84528192421".into()),
+                ..Default::default()
+            }),
+            is_downloadable: true,
+            content_hash: Some("e3b0c442".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn file_fields_match_the_elastic_schema_and_more() {
+        let cfg = config();
+        let client = Client::new(&NoNet, &cfg);
+        let d = file_document(&file(), &client);
+        assert_eq!(d.id, "id:AAAAAAAAAAAAAAAAAAAAAg");
+        assert_eq!(d.scope, "files");
+        let f = &d.fields;
+        assert_eq!(f["id"], "id:AAAAAAAAAAAAAAAAAAAAAg");
+        assert_eq!(f["type"], "File");
+        assert_eq!(f["name"], "Q1 Report.PDF");
+        assert_eq!(f["file_path"], "/Reports/Q1 Report.PDF");
+        assert_eq!(f["path_lower"], "/reports/q1 report.pdf");
+        assert_eq!(f["extension"], "pdf");
+        assert_eq!(f["mime_type"], "application/pdf");
+        assert_eq!(f["size"], 7212);
+        assert_eq!(f["_timestamp"], "2024-04-01T09:00:05Z");
+        assert_eq!(f["client_modified"], "2024-04-01T09:00:00Z");
+        assert_eq!(f["rev"], "015f1a2b3c4d5e6f70000000100");
+        assert_eq!(f["content_hash"], "e3b0c442");
+        assert_eq!(f["is_downloadable"], true);
+        assert_eq!(f["parent_shared_folder_id"], "84528192421");
+        assert_eq!(
+            f["web_url"],
+            "https://www.dropbox.com/home/Reports?preview=Q1%20Report.PDF"
+        );
+        assert_eq!(f["source"], "dropbox");
+        assert!(f.get("paper").is_none());
+        let c = d.content.unwrap();
+        assert_eq!(
+            c.request.url,
+            "https://content.dropboxapi.com/2/files/download"
+        );
+        assert_eq!(
+            c.request.header("Dropbox-API-Arg"),
+            Some(r#"{"path":"id:AAAAAAAAAAAAAAAAAAAAAg"}"#)
+        );
+        assert!(c.request.authorized);
+        assert!(c.request.body.is_none());
+        assert_eq!(c.file_name, "Q1 Report.PDF");
+        assert_eq!(c.size, Some(7212));
+        assert_eq!(c.content_key.as_deref(), Some("e3b0c442"));
+    }
+
+    #[test]
+    fn team_context_headers_ride_on_downloads() {
+        let cfg = config();
+        let mut client = Client::new(&NoNet, &cfg);
+        client.context = Context::new(Some("dbmid:AAA1".into()), Some("3235641"));
+        let mut f = file();
+        f.path_display = Some("/Team Space/Ünï/a.txt".into());
+        f.name = "a.txt".into();
+        let d = file_document(&f, &client);
+        let req = d.content.unwrap().request;
+        assert_eq!(req.header("Dropbox-API-Select-User"), Some("dbmid:AAA1"));
+        assert_eq!(
+            req.header("Dropbox-API-Path-Root"),
+            Some(r#"{".tag":"root","root":"3235641"}"#)
+        );
+        assert_eq!(
+            d.fields["web_url"],
+            "https://www.dropbox.com/home/Team%20Space/%C3%9Cn%C3%AF?preview=a.txt"
+        );
+    }
+
+    #[test]
+    fn paper_is_exported_and_keyed_by_rev() {
+        let cfg = config();
+        let client = Client::new(&NoNet, &cfg);
+        let f = FileMetadata {
+            name: "Plan.paper".into(),
+            id: "id:P".into(),
+            path_lower: Some("/plan.paper".into()),
+            path_display: Some("/Plan.paper".into()),
+            server_modified: Some("2024-04-02T10:05:00Z".into()),
+            client_modified: Some("2024-04-02T10:00:00Z".into()),
+            rev: Some("6049e811a4f7f35ba4193".into()),
+            size: 200,
+            is_downloadable: false,
+            export_info: Some(ExportInfo {
+                export_as: Some("html".into()),
+                export_options: vec!["html".into(), "markdown".into()],
+            }),
+            ..Default::default()
+        };
+        let d = file_document(&f, &client);
+        assert_eq!(d.fields["paper"], true);
+        assert_eq!(d.fields["_timestamp"], "2024-04-02T10:05:00Z");
+        assert_eq!(d.fields["is_downloadable"], false);
+        let c = d.content.unwrap();
+        assert_eq!(
+            c.request.url,
+            "https://content.dropboxapi.com/2/files/export"
+        );
+        let arg: Value =
+            serde_json::from_str(c.request.header("Dropbox-API-Arg").unwrap()).unwrap();
+        assert_eq!(arg, json!({"path": "id:P", "export_format": "markdown"}));
+        assert_eq!(c.file_name, "Plan.paper");
+        assert_eq!(c.size, None);
+        assert_eq!(c.content_key.as_deref(), Some("rev:6049e811a4f7f35ba4193"));
+    }
+
+    #[test]
+    fn non_exportable_google_doc_has_no_content() {
+        let cfg = config();
+        let client = Client::new(&NoNet, &cfg);
+        let f = FileMetadata {
+            name: "Sheet.gsheet".into(),
+            id: "id:G".into(),
+            is_downloadable: false,
+            export_info: Some(ExportInfo {
+                export_as: Some("xlsx".into()),
+                export_options: vec!["xlsx".into()],
+            }),
+            ..Default::default()
+        };
+        let d = file_document(&f, &client);
+        assert!(d.content.is_none());
+        assert!(d.fields.get("web_url").is_none());
+        assert!(d.fields.get("file_path").is_none());
+    }
+
+    #[test]
+    fn html_export_gets_an_html_file_name() {
+        let cfg = Config::parse(r#"{"app_key":"k","export_format":"html"}"#).unwrap();
+        assert_eq!(
+            export_file_name("Plan.paper", true, cfg.export_format),
+            "Plan.paper.html"
+        );
+    }
+
+    #[test]
+    fn folder_fields_omit_timestamp_and_mime_type() {
+        let f = FolderMetadata {
+            name: "Reports & Co".into(),
+            id: "id:F".into(),
+            path_lower: Some("/shared/reports & co".into()),
+            path_display: Some("/Shared/Reports & Co".into()),
+            shared_folder_id: None,
+            sharing_info: Some(SharingInfo {
+                read_only: true,
+                shared_folder_id: Some("84".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let d = folder_document(&f, "https://www.dropbox.com");
+        assert_eq!(d.fields["type"], "Folder");
+        assert_eq!(d.fields["size"], 0);
+        assert_eq!(d.fields["shared_folder_id"], "84");
+        assert_eq!(d.fields["read_only"], true);
+        assert!(d.fields.get("_timestamp").is_none());
+        assert!(d.fields.get("mime_type").is_none());
+        assert_eq!(
+            d.fields["web_url"],
+            "https://www.dropbox.com/home/Shared/Reports%20%26%20Co"
+        );
+        assert!(d.content.is_none());
+    }
+
+    #[test]
+    fn received_file_uses_link_metadata_and_shared_link_download() {
+        let cfg = config();
+        let client = Client::new(&NoNet, &cfg);
+        let f = SharedFileMetadata {
+            id: "id:R".into(),
+            name: "brief.docx".into(),
+            preview_url: "https://www.dropbox.com/scl/fi/abc/brief.docx?dl=0".into(),
+            owner_display_names: vec!["Bob".into(), "Carol".into()],
+            ..Default::default()
+        };
+        let link = SharedLinkMetadata {
+            tag: "file".into(),
+            name: "brief.docx".into(),
+            server_modified: Some("2024-05-01T12:00:00Z".into()),
+            rev: Some("a1b2c3d4e5".into()),
+            size: Some(99),
+            ..Default::default()
+        };
+        let d = received_document(&f, &link, &client);
+        assert_eq!(d.scope, "received");
+        assert_eq!(d.fields["url"], f.preview_url);
+        assert_eq!(d.fields["web_url"], f.preview_url);
+        assert_eq!(d.fields["owner"], "Bob, Carol");
+        assert_eq!(d.fields["size"], 99);
+        assert_eq!(d.fields["_timestamp"], "2024-05-01T12:00:00Z");
+        assert!(d.fields.get("file_path").is_none());
+        let c = d.content.unwrap();
+        assert_eq!(
+            c.request.url,
+            "https://content.dropboxapi.com/2/sharing/get_shared_link_file"
+        );
+        assert_eq!(c.content_key.as_deref(), Some("rev:a1b2c3d4e5"));
+    }
+
+    #[test]
+    fn extensions_and_web_urls_handle_edge_cases() {
+        assert_eq!(extension("README"), "");
+        assert_eq!(extension(".bashrc"), "");
+        assert_eq!(extension("a.tar.GZ"), "gz");
+        assert_eq!(
+            file_web_url("https://www.dropbox.com", "/a.txt", "a.txt"),
+            "https://www.dropbox.com/home?preview=a.txt"
+        );
+        assert_eq!(
+            file_web_url("https://www.dropbox.com", "/d/資料 #1.txt", "資料 #1.txt"),
+            "https://www.dropbox.com/home/d?preview=%E8%B3%87%E6%96%99%20%231.txt"
+        );
+        assert_eq!(percent_encode("a+b?c"), "a%2Bb%3Fc");
+    }
+}
