@@ -1,0 +1,10 @@
+//! Host bindings generated from `wit/source@0.1.0`.
+wasmtime::component::bindgen!({
+    path: "../wit/source@0.1.0",
+    world: "source-connector",
+    imports: { default: async | trappable },
+    exports: { default: async },
+});
+
+pub use exports::tributary::source::source as guest;
+pub use tributary::source::{http, logging, types};

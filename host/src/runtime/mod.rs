@@ -1,0 +1,31 @@
+//! The sandbox: one wasmtime `Engine` per process, a compiled component per connector, and a
+//! fresh `Store` per run with a memory cap, epoch-based yielding and a wall-clock timeout
+//! around every guest call. A trap ends that run only.
+pub mod bindings;
+pub mod connector;
+pub mod engine;
+pub mod host_state;
+
+pub use connector::{Connector, GuestError, Session};
+pub use engine::{Runtime, SandboxLimits};
+
+/// `anyhow` context for `wasmtime::Error` results (wasmtime 42+ has its own error type).
+pub(crate) trait WasmContext<T> {
+    fn wasm_context<C: std::fmt::Display + Send + Sync + 'static>(self, context: C) -> anyhow::Result<T>;
+    fn with_wasm_context<C: std::fmt::Display + Send + Sync + 'static>(
+        self,
+        context: impl FnOnce() -> C,
+    ) -> anyhow::Result<T>;
+}
+
+impl<T> WasmContext<T> for wasmtime::Result<T> {
+    fn wasm_context<C: std::fmt::Display + Send + Sync + 'static>(self, context: C) -> anyhow::Result<T> {
+        self.map_err(|e| anyhow::Error::from(e).context(context))
+    }
+    fn with_wasm_context<C: std::fmt::Display + Send + Sync + 'static>(
+        self,
+        context: impl FnOnce() -> C,
+    ) -> anyhow::Result<T> {
+        self.map_err(|e| anyhow::Error::from(e).context(context()))
+    }
+}

@@ -1,0 +1,540 @@
+//! The bulk writer: a task that batches writes into `_bulk` requests.
+//!
+//! - Each write is serialized once, at `submit`, into its exact NDJSON lines; batches close on
+//!   `max_actions` or `max_bytes` (measured on those lines), or after a short idle spell.
+//! - Up to `concurrency` requests are in flight. A batch never goes out while an earlier batch
+//!   holding the same document id is still in flight, so writes to one id land in order.
+//! - Item-level 429s and whole-request 429/502/503/504 or connection failures are retried with
+//!   exponential backoff and jitter; other item errors are acknowledged as errors and counted,
+//!   and the run goes on.
+//! - `Index` without `_timestamp` becomes `update` + `upsert` so the first-indexed time stays:
+//!   the upsert carries `_timestamp: now`, the merge leaves a stored one alone. Because this is a
+//!   merge, host-owned optional fields missing from the source (`body`, `content_skipped_reason`,
+//!   `tributary.content_key`) are sent as `null` so stale values do not survive; connector fields
+//!   that disappear from a document do survive (send them as `null` to clear them).
+use super::elasticsearch::{error_reason, read_json};
+use super::{SinkStats, Write, WriteAck, rfc3339};
+use anyhow::{Context, anyhow};
+use bytes::Bytes;
+use elasticsearch::http::headers::{CONTENT_TYPE, HeaderValue};
+use elasticsearch::params::Refresh;
+use elasticsearch::{BulkParts, Elasticsearch};
+use rand::Rng;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+use tokio::sync::mpsc::{self, UnboundedSender};
+use tokio::sync::{Mutex, oneshot};
+use tokio::task::{JoinHandle, JoinSet};
+
+/// A partly filled batch goes out after this long without new writes.
+const IDLE_FLUSH: Duration = Duration::from_millis(500);
+/// First retry delay; doubles per attempt up to `MAX_BACKOFF`.
+const BASE_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Sizing of `_bulk` requests and the queue in front of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BulkSettings {
+    /// Writes per `_bulk` request.
+    pub max_actions: usize,
+    /// Body bytes per `_bulk` request (a single larger document goes alone).
+    pub max_bytes: usize,
+    /// `_bulk` requests in flight.
+    pub concurrency: usize,
+    /// Writes waiting for a batch; `submit` waits when it is full.
+    pub queue: usize,
+    /// Retries of a write rejected with 429 (or of a request that failed transiently).
+    pub max_item_retries: u32,
+}
+
+impl Default for BulkSettings {
+    fn default() -> Self {
+        BulkSettings { max_actions: 500, max_bytes: 5 * 1024 * 1024, concurrency: 3, queue: 2000, max_item_retries: 5 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Index,
+    Update,
+    Delete,
+}
+
+/// A write serialized into its `_bulk` lines.
+#[derive(Debug, Clone)]
+struct Prepared {
+    id: String,
+    op: Op,
+    token: u64,
+    lines: Bytes,
+}
+
+enum Command {
+    Write(Prepared),
+    Flush(oneshot::Sender<()>),
+}
+
+#[derive(Default)]
+struct Counters {
+    indexed: AtomicU64,
+    updated: AtomicU64,
+    deleted: AtomicU64,
+    failed: AtomicU64,
+    bulk_requests: AtomicU64,
+    bytes_sent: AtomicU64,
+}
+
+impl Counters {
+    fn snapshot(&self) -> SinkStats {
+        SinkStats {
+            indexed: self.indexed.load(Ordering::Relaxed),
+            updated: self.updated.load(Ordering::Relaxed),
+            deleted: self.deleted.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            bulk_requests: self.bulk_requests.load(Ordering::Relaxed),
+            bytes_sent: self.bytes_sent.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Everything a batch task needs.
+struct Shared {
+    client: Elasticsearch,
+    index: String,
+    settings: BulkSettings,
+    acks: UnboundedSender<WriteAck>,
+    counters: Counters,
+}
+
+impl Shared {
+    fn ack(&self, item: &Prepared, outcome: Result<(), String>) {
+        let counter = match (&outcome, item.op) {
+            (Err(_), _) => &self.counters.failed,
+            (Ok(()), Op::Index) => &self.counters.indexed,
+            (Ok(()), Op::Update) => &self.counters.updated,
+            (Ok(()), Op::Delete) => &self.counters.deleted,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        if let Err(reason) = &outcome {
+            tracing::warn!(id = %item.id, "write failed: {reason}");
+        }
+        // A closed ack channel means nobody waits for acks any more; that is not our error.
+        let _ = self.acks.send(WriteAck { token: item.token, outcome });
+    }
+}
+
+/// Handle to the writer task.
+pub struct BulkWriter {
+    tx: mpsc::Sender<Command>,
+    task: Mutex<Option<JoinHandle<()>>>,
+    shared: Arc<Shared>,
+}
+
+impl BulkWriter {
+    /// Start the writer task for `index`.
+    pub fn spawn(
+        client: Elasticsearch,
+        index: String,
+        settings: BulkSettings,
+        acks: UnboundedSender<WriteAck>,
+    ) -> BulkWriter {
+        let settings = BulkSettings {
+            max_actions: settings.max_actions.max(1),
+            max_bytes: settings.max_bytes.max(1),
+            concurrency: settings.concurrency.max(1),
+            queue: settings.queue.max(1),
+            max_item_retries: settings.max_item_retries,
+        };
+        let shared = Arc::new(Shared { client, index, settings, acks, counters: Counters::default() });
+        let (tx, rx) = mpsc::channel(settings.queue);
+        let task = tokio::spawn(run_writer(shared.clone(), rx));
+        BulkWriter { tx, task: Mutex::new(Some(task)), shared }
+    }
+
+    /// Serialize `write` and queue it (waits while the queue is full).
+    pub async fn submit(&self, write: Write, token: u64) -> anyhow::Result<()> {
+        let prepared = prepare(write, token, SystemTime::now())?;
+        self.tx
+            .send(Command::Write(prepared))
+            .await
+            .map_err(|_| anyhow!("the bulk writer for index {} has stopped; see the earlier error", self.shared.index))
+    }
+
+    /// Send what is queued; return once every earlier write is acknowledged.
+    pub async fn drain(&self) -> anyhow::Result<()> {
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send(Command::Flush(done))
+            .await
+            .map_err(|_| anyhow!("the bulk writer for index {} has stopped; see the earlier error", self.shared.index))?;
+        wait.await
+            .map_err(|_| anyhow!("the bulk writer for index {} stopped while draining", self.shared.index))
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> SinkStats {
+        self.shared.counters.snapshot()
+    }
+
+    /// Drain, stop the task, return the final counters.
+    pub async fn close(self) -> anyhow::Result<SinkStats> {
+        let drained = self.drain().await;
+        let BulkWriter { tx, task, shared } = self;
+        drop(tx);
+        if let Some(task) = task.lock().await.take() {
+            task.await.map_err(|e| anyhow!("the bulk writer for index {} crashed: {e}", shared.index))?;
+        }
+        drained?;
+        Ok(shared.counters.snapshot())
+    }
+}
+
+/// Serialize a write into its `_bulk` lines (each ending in `\n`).
+fn prepare(write: Write, token: u64, now: SystemTime) -> anyhow::Result<Prepared> {
+    let mut buf = Vec::new();
+    let (id, op) = match write {
+        Write::Index { id, source } if source.contains_key("_timestamp") => {
+            push_line(&mut buf, &json!({ "index": { "_id": id } }))?;
+            push_line(&mut buf, &source)?;
+            (id, Op::Index)
+        }
+        Write::Index { id, source } => {
+            let mut upsert = source.clone();
+            upsert.insert("_timestamp".into(), Value::String(rfc3339(now)));
+            let doc = with_cleared_host_fields(source);
+            push_line(&mut buf, &json!({ "update": { "_id": id } }))?;
+            push_line(&mut buf, &json!({ "doc": doc, "upsert": upsert }))?;
+            (id, Op::Index)
+        }
+        Write::Update { id, fields } => {
+            push_line(&mut buf, &json!({ "update": { "_id": id } }))?;
+            push_line(&mut buf, &json!({ "doc": fields }))?;
+            (id, Op::Update)
+        }
+        Write::Delete { id } => {
+            push_line(&mut buf, &json!({ "delete": { "_id": id } }))?;
+            (id, Op::Delete)
+        }
+    };
+    Ok(Prepared { id, op, token, lines: Bytes::from(buf) })
+}
+
+fn push_line(buf: &mut Vec<u8>, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    serde_json::to_writer(&mut *buf, value).context("serializing a document for _bulk")?;
+    buf.push(b'\n');
+    Ok(())
+}
+
+/// For a merge that stands in for a replace: null out host-owned optional fields that the new
+/// source does not have, so a stale body or reason does not survive.
+fn with_cleared_host_fields(mut source: Map<String, Value>) -> Map<String, Value> {
+    for field in ["body", "content_skipped_reason"] {
+        source.entry(field).or_insert(Value::Null);
+    }
+    if let Some(Value::Object(tributary)) = source.get_mut("tributary") {
+        tributary.entry("content_key").or_insert(Value::Null);
+    }
+    source
+}
+
+/// The writer loop: fill batches, dispatch them within the concurrency limit, answer flushes.
+async fn run_writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<Command>) {
+    let settings = shared.settings;
+    let mut batch: Vec<Prepared> = Vec::new();
+    let mut batch_bytes = 0usize;
+    let mut flight = Flight::default();
+    loop {
+        let idle = tokio::time::sleep(IDLE_FLUSH);
+        tokio::select! {
+            command = rx.recv() => match command {
+                Some(Command::Write(item)) => {
+                    let len = item.lines.len();
+                    if !batch.is_empty() && batch_bytes + len > settings.max_bytes {
+                        flight.dispatch(&shared, std::mem::take(&mut batch)).await;
+                        batch_bytes = 0;
+                    }
+                    batch_bytes += len;
+                    batch.push(item);
+                    if batch.len() >= settings.max_actions || batch_bytes >= settings.max_bytes {
+                        flight.dispatch(&shared, std::mem::take(&mut batch)).await;
+                        batch_bytes = 0;
+                    }
+                }
+                Some(Command::Flush(done)) => {
+                    if !batch.is_empty() {
+                        flight.dispatch(&shared, std::mem::take(&mut batch)).await;
+                        batch_bytes = 0;
+                    }
+                    flight.wait_all(&shared).await;
+                    let _ = done.send(());
+                }
+                None => break,
+            },
+            Some(joined) = flight.tasks.join_next_with_id(), if !flight.tasks.is_empty() => {
+                flight.finish(&shared, joined);
+            }
+            () = idle, if !batch.is_empty() => {
+                flight.dispatch(&shared, std::mem::take(&mut batch)).await;
+                batch_bytes = 0;
+            }
+        }
+    }
+    if !batch.is_empty() {
+        flight.dispatch(&shared, batch).await;
+    }
+    flight.wait_all(&shared).await;
+}
+
+/// Batches in flight and the ids they hold.
+#[derive(Default)]
+struct Flight {
+    tasks: JoinSet<()>,
+    ids: HashMap<String, usize>,
+    batches: HashMap<tokio::task::Id, Vec<Prepared>>,
+}
+
+type Joined = Result<(tokio::task::Id, ()), tokio::task::JoinError>;
+
+impl Flight {
+    /// Send `batch` once a slot is free and no in-flight batch holds one of its ids.
+    async fn dispatch(&mut self, shared: &Arc<Shared>, batch: Vec<Prepared>) {
+        while self.tasks.len() >= shared.settings.concurrency
+            || batch.iter().any(|item| self.ids.contains_key(&item.id))
+        {
+            match self.tasks.join_next_with_id().await {
+                Some(joined) => self.finish(shared, joined),
+                None => break,
+            }
+        }
+        for item in &batch {
+            *self.ids.entry(item.id.clone()).or_default() += 1;
+        }
+        let handle = self.tasks.spawn(send_batch(shared.clone(), batch.clone()));
+        self.batches.insert(handle.id(), batch);
+    }
+
+    fn finish(&mut self, shared: &Shared, joined: Joined) {
+        let (id, crashed) = match joined {
+            Ok((id, ())) => (id, None),
+            Err(e) => (e.id(), Some(e.to_string())),
+        };
+        let Some(batch) = self.batches.remove(&id) else { return };
+        for item in &batch {
+            if let Some(n) = self.ids.get_mut(&item.id) {
+                *n -= 1;
+                if *n == 0 {
+                    self.ids.remove(&item.id);
+                }
+            }
+        }
+        if let Some(reason) = crashed {
+            // The task acked nothing we can rely on; ack every write so no caller waits forever.
+            for item in &batch {
+                shared.ack(item, Err(format!("the bulk request task crashed: {reason}")));
+            }
+        }
+    }
+
+    async fn wait_all(&mut self, shared: &Shared) {
+        while let Some(joined) = self.tasks.join_next_with_id().await {
+            self.finish(shared, joined);
+        }
+    }
+}
+
+/// How one item of a `_bulk` response turned out.
+#[derive(Debug, Clone, PartialEq)]
+enum ItemResult {
+    Ok,
+    Retry(String),
+    Failed(String),
+}
+
+/// Send one batch, retrying what may succeed later; ack every write exactly once.
+async fn send_batch(shared: Arc<Shared>, batch: Vec<Prepared>) {
+    let max_retries = shared.settings.max_item_retries;
+    let mut pending = batch;
+    let mut attempt: u32 = 0;
+    loop {
+        let outcome = send_once(&shared, &pending).await;
+        let results = match outcome {
+            Ok(results) => results,
+            Err(RequestError::Transient(reason)) => vec![ItemResult::Retry(reason); pending.len()],
+            Err(RequestError::Fatal(reason)) => vec![ItemResult::Failed(reason); pending.len()],
+        };
+        let mut retry: Vec<Prepared> = Vec::new();
+        let mut retry_ids: std::collections::HashSet<String> = std::collections::HashSet::new();
+        for (item, result) in pending.into_iter().zip(results) {
+            // A later write to an id whose earlier write is retried must be retried after it,
+            // whatever its own result, or the two would land out of order.
+            let result = match result {
+                ItemResult::Ok if retry_ids.contains(&item.id) => ItemResult::Retry("after an earlier write to the same id".into()),
+                other => other,
+            };
+            match result {
+                ItemResult::Ok => shared.ack(&item, Ok(())),
+                ItemResult::Failed(reason) => shared.ack(&item, Err(reason)),
+                ItemResult::Retry(reason) if attempt >= max_retries => {
+                    shared.ack(&item, Err(format!("{reason} (gave up after {} attempts)", attempt + 1)));
+                }
+                ItemResult::Retry(_) => {
+                    retry_ids.insert(item.id.clone());
+                    retry.push(item);
+                }
+            }
+        }
+        if retry.is_empty() {
+            return;
+        }
+        let delay = backoff(attempt);
+        tracing::debug!(items = retry.len(), attempt, ?delay, "retrying bulk items");
+        tokio::time::sleep(delay).await;
+        attempt += 1;
+        pending = retry;
+    }
+}
+
+#[derive(Debug)]
+enum RequestError {
+    /// Worth retrying: 429/502/503/504, timeouts, connection failures.
+    Transient(String),
+    /// Not worth retrying (e.g. 400, 401, 403, 404 on the index).
+    Fatal(String),
+}
+
+/// One `_bulk` request; on success, one result per item in order.
+async fn send_once(shared: &Shared, items: &[Prepared]) -> Result<Vec<ItemResult>, RequestError> {
+    let body: Vec<Bytes> = items.iter().map(|item| item.lines.clone()).collect();
+    let bytes: usize = body.iter().map(Bytes::len).sum();
+    shared.counters.bulk_requests.fetch_add(1, Ordering::Relaxed);
+    shared.counters.bytes_sent.fetch_add(bytes as u64, Ordering::Relaxed);
+    let response = shared
+        .client
+        .bulk(BulkParts::Index(&shared.index))
+        .header(CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"))
+        .refresh(Refresh::False)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| RequestError::Transient(format!("_bulk to index {} failed: {e}", shared.index)))?;
+    let (status, body) = read_json(response)
+        .await
+        .map_err(|e| RequestError::Transient(format!("_bulk to index {}: {e:#}", shared.index)))?;
+    if !status.is_success() {
+        let reason = format!("_bulk to index {} answered {status}: {}", shared.index, error_reason(&body));
+        return Err(match status.as_u16() {
+            429 | 502 | 503 | 504 => RequestError::Transient(reason),
+            _ => RequestError::Fatal(reason),
+        });
+    }
+    parse_items(&body, items).map_err(RequestError::Fatal)
+}
+
+/// Match a `_bulk` response's items to the writes sent.
+fn parse_items(body: &Value, items: &[Prepared]) -> Result<Vec<ItemResult>, String> {
+    let answered = body["items"].as_array().map(Vec::as_slice).unwrap_or_default();
+    if answered.len() != items.len() {
+        return Err(format!(
+            "the _bulk response has {} items for {} writes; the server misbehaved",
+            answered.len(),
+            items.len()
+        ));
+    }
+    Ok(answered.iter().zip(items).map(|(answer, item)| item_result(answer, item.op)).collect())
+}
+
+fn item_result(answer: &Value, op: Op) -> ItemResult {
+    // Each item is `{"<action>": {...}}`.
+    let inner = answer.as_object().and_then(|o| o.values().next()).unwrap_or(&Value::Null);
+    let status = inner["status"].as_u64().unwrap_or(0);
+    match status {
+        200..=299 => ItemResult::Ok,
+        404 if op == Op::Delete => ItemResult::Ok,
+        429 => ItemResult::Retry(format!("rejected (429): {}", error_reason(inner))),
+        _ => ItemResult::Failed(format!("{status}: {}", error_reason(inner))),
+    }
+}
+
+/// Exponential backoff with jitter: a random delay in [d/2, d], d = BASE · 2^attempt ≤ MAX.
+fn backoff(attempt: u32) -> Duration {
+    let ceiling = BASE_BACKOFF.saturating_mul(1u32 << attempt.min(16)).min(MAX_BACKOFF);
+    let millis = ceiling.as_millis() as u64;
+    Duration::from_millis(rand::rng().random_range(millis / 2..=millis.max(1)))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn lines(p: &Prepared) -> Vec<Value> {
+        std::str::from_utf8(&p.lines)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn index_with_timestamp_is_a_plain_index() {
+        let source = obj(json!({"name": "a", "_timestamp": "2024-01-01T00:00:00Z"}));
+        let p = prepare(Write::Index { id: "x".into(), source: source.clone() }, 7, SystemTime::UNIX_EPOCH).unwrap();
+        assert_eq!(lines(&p), vec![json!({"index": {"_id": "x"}}), Value::Object(source)]);
+        assert_eq!((p.op, p.token), (Op::Index, 7));
+        assert!(p.lines.ends_with(b"\n"));
+    }
+
+    #[test]
+    fn index_without_timestamp_upserts_with_first_indexed_time_and_clears_host_fields() {
+        let source = obj(json!({"name": "a", "tributary": {"scope": "s", "run": "r"}}));
+        let p = prepare(Write::Index { id: "x".into(), source }, 1, SystemTime::UNIX_EPOCH).unwrap();
+        let l = lines(&p);
+        assert_eq!(l[0], json!({"update": {"_id": "x"}}));
+        assert_eq!(l[1]["upsert"]["_timestamp"], json!("1970-01-01T00:00:00.000Z"));
+        assert!(l[1]["doc"].get("_timestamp").is_none());
+        assert_eq!(l[1]["doc"]["body"], Value::Null);
+        assert!(l[1]["doc"].as_object().unwrap().contains_key("body"));
+        assert!(l[1]["doc"]["tributary"].as_object().unwrap().contains_key("content_key"));
+        assert!(!l[1]["upsert"].as_object().unwrap().contains_key("body"));
+    }
+
+    #[test]
+    fn update_and_delete_lines() {
+        let p = prepare(Write::Update { id: "u".into(), fields: obj(json!({"n": 1})) }, 2, SystemTime::now()).unwrap();
+        assert_eq!(lines(&p), vec![json!({"update": {"_id": "u"}}), json!({"doc": {"n": 1}})]);
+        let p = prepare(Write::Delete { id: "d\"q".into() }, 3, SystemTime::now()).unwrap();
+        assert_eq!(lines(&p), vec![json!({"delete": {"_id": "d\"q"}})]);
+        assert_eq!(p.op, Op::Delete);
+    }
+
+    #[test]
+    fn item_results_classify_statuses() {
+        assert_eq!(item_result(&json!({"index": {"status": 201}}), Op::Index), ItemResult::Ok);
+        assert_eq!(item_result(&json!({"delete": {"status": 404, "result": "not_found"}}), Op::Delete), ItemResult::Ok);
+        assert!(matches!(item_result(&json!({"update": {"status": 404}}), Op::Update), ItemResult::Failed(_)));
+        assert!(matches!(item_result(&json!({"index": {"status": 429}}), Op::Index), ItemResult::Retry(_)));
+        let failed = item_result(
+            &json!({"index": {"status": 400, "error": {"type": "mapper_parsing_exception", "reason": "bad date"}}}),
+            Op::Index,
+        );
+        assert_eq!(failed, ItemResult::Failed("400: mapper_parsing_exception: bad date".into()));
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for attempt in 0..40 {
+            let d = backoff(attempt);
+            let ceiling = BASE_BACKOFF.saturating_mul(1u32 << attempt.min(16)).min(MAX_BACKOFF);
+            assert!(d <= ceiling && d >= ceiling / 2, "attempt {attempt}: {d:?}");
+        }
+    }
+}

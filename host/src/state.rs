@@ -1,0 +1,571 @@
+//! Checkpoint store: one document per tenant holding its checkpoint, its open enumerations and
+//! a lease, so two runners never sync the same tenant at once.
+//!
+//! Every write is conditional on the version (`_seq_no`/`_primary_term`) this store last read
+//! or wrote for the tenant, so a runner that lost its lease cannot overwrite the new holder's
+//! checkpoint: its commit fails with [`StateError::Lost`].
+use crate::sink::elasticsearch::{EsSettings, client, error_reason, read_json};
+use crate::sink::rfc3339;
+use elasticsearch::http::StatusCode;
+use elasticsearch::indices::IndicesCreateParts;
+use elasticsearch::params::OpType;
+use elasticsearch::{Elasticsearch, GetParts, IndexParts};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Default name of the state index.
+pub const DEFAULT_STATE_INDEX: &str = "tributary-state";
+
+/// How often a racing read-modify-write is retried before giving up.
+const MAX_RACE_RETRIES: usize = 5;
+
+/// What the store keeps for a tenant.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantState {
+    /// The component's opaque resume point; `None` means "start with a full enumeration".
+    pub checkpoint: Option<String>,
+    /// Enumerations begun but not completed: scope → run marker.
+    pub open_enumerations: BTreeMap<String, String>,
+    /// The connector (component id) that wrote this state.
+    pub connector: String,
+    /// When this state was last written (RFC 3339).
+    pub updated_at: String,
+}
+
+/// Why the store refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error(
+        "another runner ({holder}) is syncing tenant {tenant} (its lease runs until {expires_at}); \
+         wait for it to finish, or if it died, for the lease to expire"
+    )]
+    Busy { tenant: String, holder: String, expires_at: String },
+    #[error("another runner took over tenant {tenant}; this run stops without committing its checkpoint")]
+    Lost { tenant: String },
+    #[error("tenant {tenant}: this runner holds no lease on it; acquire it first")]
+    NotHeld { tenant: String },
+    #[error("the stored state of tenant {tenant} is unreadable ({reason}); run `reset` for this tenant to start over")]
+    Corrupt { tenant: String, reason: String },
+    #[error("state store: {0}")]
+    Backend(String),
+}
+
+/// The tenant's lease.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Lease {
+    holder: String,
+    /// RFC 3339, for people.
+    expires_at: String,
+    /// Milliseconds since the epoch, for comparisons.
+    expires_at_ms: u64,
+}
+
+/// The stored document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct StateDoc {
+    tenant: String,
+    connector: String,
+    #[serde(default)]
+    checkpoint: Option<String>,
+    #[serde(default)]
+    open_enumerations: BTreeMap<String, String>,
+    #[serde(default)]
+    lease: Option<Lease>,
+    #[serde(default)]
+    updated_at: String,
+}
+
+impl StateDoc {
+    fn state(&self) -> TenantState {
+        TenantState {
+            checkpoint: self.checkpoint.clone(),
+            open_enumerations: self.open_enumerations.clone(),
+            connector: self.connector.clone(),
+            updated_at: self.updated_at.clone(),
+        }
+    }
+}
+
+/// Optimistic-concurrency token of a stored document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Version {
+    seq_no: i64,
+    primary_term: i64,
+}
+
+/// What this store instance holds for a tenant after acquiring it.
+#[derive(Debug, Clone)]
+struct Held {
+    version: Version,
+    doc: StateDoc,
+    ttl: Duration,
+}
+
+/// Storage primitives; the lease logic on top is shared.
+trait Backend {
+    async fn read(&self, tenant: &str) -> Result<Option<(StateDoc, Version)>, StateError>;
+    /// Write `doc`; `expected: None` creates it (fails if it exists). `Ok(None)` = conflict.
+    async fn write(&self, tenant: &str, doc: &StateDoc, expected: Option<Version>)
+    -> Result<Option<Version>, StateError>;
+    fn held(&self) -> &Mutex<HashMap<String, Held>>;
+}
+
+/// Where checkpoints live.
+pub enum StateStore {
+    Elasticsearch(EsStateStore),
+    /// In process only: dry runs and tests.
+    Memory(MemoryStateStore),
+}
+
+impl StateStore {
+    /// Take the tenant's lease and return its current state. A lease younger than its TTL
+    /// held by another runner → [`StateError::Busy`]. State written by a different connector
+    /// is not resumable: its checkpoint and open enumerations are dropped.
+    pub async fn acquire(
+        &self,
+        tenant: &str,
+        connector: &str,
+        runner_id: &str,
+        lease_ttl: Duration,
+    ) -> Result<TenantState, StateError> {
+        match self {
+            StateStore::Elasticsearch(b) => acquire(b, tenant, connector, runner_id, lease_ttl).await,
+            StateStore::Memory(b) => acquire(b, tenant, connector, runner_id, lease_ttl).await,
+        }
+    }
+
+    /// Persist a new state, conditional on our last version (renews the lease). A conflict
+    /// means another runner took over → [`StateError::Lost`].
+    pub async fn commit(&self, tenant: &str, state: &TenantState) -> Result<(), StateError> {
+        match self {
+            StateStore::Elasticsearch(b) => commit(b, tenant, state).await,
+            StateStore::Memory(b) => commit(b, tenant, state).await,
+        }
+    }
+
+    /// Drop the lease (keep the checkpoint). Releasing a tenant not held is a no-op.
+    pub async fn release(&self, tenant: &str) -> Result<(), StateError> {
+        match self {
+            StateStore::Elasticsearch(b) => release(b, tenant).await,
+            StateStore::Memory(b) => release(b, tenant).await,
+        }
+    }
+
+    /// Forget the checkpoint and open enumerations. Works with or without the lease, but not
+    /// while another runner holds it ([`StateError::Busy`]).
+    pub async fn reset(&self, tenant: &str) -> Result<(), StateError> {
+        match self {
+            StateStore::Elasticsearch(b) => reset(b, tenant).await,
+            StateStore::Memory(b) => reset(b, tenant).await,
+        }
+    }
+
+    /// Read the tenant's state without taking the lease (for status displays).
+    pub async fn peek(&self, tenant: &str) -> Result<Option<TenantState>, StateError> {
+        let found = match self {
+            StateStore::Elasticsearch(b) => b.read(tenant).await?,
+            StateStore::Memory(b) => b.read(tenant).await?,
+        };
+        Ok(found.map(|(doc, _)| doc.state()))
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+fn lease(holder: &str, ttl: Duration) -> Lease {
+    let expires = SystemTime::now() + ttl;
+    Lease {
+        holder: holder.to_string(),
+        expires_at: rfc3339(expires),
+        expires_at_ms: now_ms().saturating_add(ttl.as_millis() as u64),
+    }
+}
+
+fn remember(b: &impl Backend, tenant: &str, held: Held) {
+    if let Ok(mut map) = b.held().lock() {
+        map.insert(tenant.to_string(), held);
+    }
+}
+
+fn held(b: &impl Backend, tenant: &str) -> Option<Held> {
+    b.held().lock().ok().and_then(|map| map.get(tenant).cloned())
+}
+
+fn forget(b: &impl Backend, tenant: &str) -> Option<Held> {
+    b.held().lock().ok().and_then(|mut map| map.remove(tenant))
+}
+
+fn busy(tenant: &str, doc: &StateDoc, runner_id: Option<&str>) -> Option<StateError> {
+    let lease = doc.lease.as_ref()?;
+    let foreign = runner_id != Some(lease.holder.as_str());
+    (foreign && lease.expires_at_ms > now_ms()).then(|| StateError::Busy {
+        tenant: tenant.to_string(),
+        holder: lease.holder.clone(),
+        expires_at: lease.expires_at.clone(),
+    })
+}
+
+async fn acquire(
+    b: &impl Backend,
+    tenant: &str,
+    connector: &str,
+    runner_id: &str,
+    ttl: Duration,
+) -> Result<TenantState, StateError> {
+    for _ in 0..MAX_RACE_RETRIES {
+        let (mut doc, expected) = match b.read(tenant).await? {
+            None => {
+                let doc = StateDoc {
+                    tenant: tenant.to_string(),
+                    connector: connector.to_string(),
+                    checkpoint: None,
+                    open_enumerations: BTreeMap::new(),
+                    lease: None,
+                    updated_at: rfc3339(SystemTime::now()),
+                };
+                (doc, None)
+            }
+            Some((doc, version)) => {
+                if let Some(e) = busy(tenant, &doc, Some(runner_id)) {
+                    return Err(e);
+                }
+                (doc, Some(version))
+            }
+        };
+        if doc.connector != connector {
+            tracing::warn!(
+                %tenant,
+                stored = %doc.connector,
+                %connector,
+                "the stored checkpoint belongs to another connector; starting with a full enumeration"
+            );
+            doc.connector = connector.to_string();
+            doc.checkpoint = None;
+            doc.open_enumerations.clear();
+        }
+        doc.lease = Some(lease(runner_id, ttl));
+        if let Some(version) = b.write(tenant, &doc, expected).await? {
+            let state = doc.state();
+            remember(b, tenant, Held { version, doc, ttl });
+            return Ok(state);
+        }
+        // Someone wrote between our read and our write: look again.
+    }
+    Err(StateError::Backend(format!(
+        "tenant {tenant}: the state document kept changing while taking the lease; another runner is racing for it"
+    )))
+}
+
+async fn commit(b: &impl Backend, tenant: &str, state: &TenantState) -> Result<(), StateError> {
+    let Some(mut held_state) = held(b, tenant) else {
+        return Err(StateError::NotHeld { tenant: tenant.to_string() });
+    };
+    let holder = held_state.doc.lease.as_ref().map(|l| l.holder.clone()).unwrap_or_default();
+    let doc = &mut held_state.doc;
+    doc.checkpoint = state.checkpoint.clone();
+    doc.open_enumerations = state.open_enumerations.clone();
+    if !state.connector.is_empty() {
+        doc.connector = state.connector.clone();
+    }
+    doc.updated_at =
+        if state.updated_at.is_empty() { rfc3339(SystemTime::now()) } else { state.updated_at.clone() };
+    doc.lease = Some(lease(&holder, held_state.ttl));
+    match b.write(tenant, &held_state.doc, Some(held_state.version)).await? {
+        Some(version) => {
+            held_state.version = version;
+            remember(b, tenant, held_state);
+            Ok(())
+        }
+        None => {
+            forget(b, tenant);
+            Err(StateError::Lost { tenant: tenant.to_string() })
+        }
+    }
+}
+
+async fn release(b: &impl Backend, tenant: &str) -> Result<(), StateError> {
+    let Some(mut held_state) = forget(b, tenant) else { return Ok(()) };
+    held_state.doc.lease = None;
+    match b.write(tenant, &held_state.doc, Some(held_state.version)).await? {
+        Some(_) => Ok(()),
+        None => Err(StateError::Lost { tenant: tenant.to_string() }),
+    }
+}
+
+async fn reset(b: &impl Backend, tenant: &str) -> Result<(), StateError> {
+    if let Some(mut held_state) = held(b, tenant) {
+        held_state.doc.checkpoint = None;
+        held_state.doc.open_enumerations.clear();
+        held_state.doc.updated_at = rfc3339(SystemTime::now());
+        return match b.write(tenant, &held_state.doc, Some(held_state.version)).await? {
+            Some(version) => {
+                held_state.version = version;
+                remember(b, tenant, held_state);
+                Ok(())
+            }
+            None => {
+                forget(b, tenant);
+                Err(StateError::Lost { tenant: tenant.to_string() })
+            }
+        };
+    }
+    for _ in 0..MAX_RACE_RETRIES {
+        let Some((mut doc, version)) = b.read(tenant).await? else { return Ok(()) };
+        if let Some(e) = busy(tenant, &doc, None) {
+            return Err(e);
+        }
+        doc.checkpoint = None;
+        doc.open_enumerations.clear();
+        doc.updated_at = rfc3339(SystemTime::now());
+        if b.write(tenant, &doc, Some(version)).await?.is_some() {
+            return Ok(());
+        }
+    }
+    Err(StateError::Backend(format!("tenant {tenant}: the state document kept changing while resetting it")))
+}
+
+/// State in an Elasticsearch index (one document per tenant, id = tenant id).
+pub struct EsStateStore {
+    client: Elasticsearch,
+    index: String,
+    url: String,
+    index_ready: tokio::sync::OnceCell<()>,
+    held: Mutex<HashMap<String, Held>>,
+}
+
+impl EsStateStore {
+    /// A store in `index` (usually [`DEFAULT_STATE_INDEX`]); nothing is sent until first use.
+    pub fn new(client_settings: &EsSettings, index: &str) -> anyhow::Result<EsStateStore> {
+        if index.is_empty() {
+            anyhow::bail!("the state index name is empty; leave it unset for {DEFAULT_STATE_INDEX}");
+        }
+        Ok(EsStateStore {
+            client: client(client_settings)?,
+            index: index.to_string(),
+            url: client_settings.url.clone(),
+            index_ready: tokio::sync::OnceCell::new(),
+            held: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn fail(&self, what: &str, detail: impl std::fmt::Display) -> StateError {
+        StateError::Backend(format!("{what} in index {} at {}: {detail}", self.index, self.url))
+    }
+
+    /// Create the state index if missing. Unmapped fields (checkpoint, open enumerations) are
+    /// kept in `_source` only, so checkpoints of any size and any scope names are fine.
+    async fn ensure_index(&self) -> Result<(), StateError> {
+        self.index_ready
+            .get_or_try_init(|| async {
+                let body = json!({
+                    "mappings": {
+                        "dynamic": false,
+                        "properties": {
+                            "tenant": { "type": "keyword" },
+                            "connector": { "type": "keyword" },
+                            "updated_at": { "type": "keyword" },
+                            "lease": { "properties": {
+                                "holder": { "type": "keyword" },
+                                "expires_at": { "type": "keyword" },
+                                "expires_at_ms": { "type": "long" }
+                            } }
+                        }
+                    }
+                });
+                let response = self
+                    .client
+                    .indices()
+                    .create(IndicesCreateParts::Index(&self.index))
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|e| self.fail("creating the state index", e))?;
+                let (status, body) = read_json(response).await.map_err(|e| self.fail("creating the state index", e))?;
+                let exists = body["error"]["type"].as_str() == Some("resource_already_exists_exception");
+                if status.is_success() || exists {
+                    Ok(())
+                } else {
+                    Err(self.fail("creating the state index", format!("{status}: {}", error_reason(&body))))
+                }
+            })
+            .await
+            .map(|_| ())
+    }
+}
+
+fn version_of(body: &Value) -> Option<Version> {
+    Some(Version { seq_no: body["_seq_no"].as_i64()?, primary_term: body["_primary_term"].as_i64()? })
+}
+
+impl Backend for EsStateStore {
+    async fn read(&self, tenant: &str) -> Result<Option<(StateDoc, Version)>, StateError> {
+        self.ensure_index().await?;
+        let what = format!("reading the state of tenant {tenant}");
+        let response = self
+            .client
+            .get(GetParts::IndexId(&self.index, tenant))
+            .send()
+            .await
+            .map_err(|e| self.fail(&what, e))?;
+        let (status, body) = read_json(response).await.map_err(|e| self.fail(&what, e))?;
+        if status == StatusCode::NOT_FOUND && body.get("error").is_none() {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(self.fail(&what, format!("{status}: {}", error_reason(&body))));
+        }
+        if body["found"] != Value::Bool(true) {
+            return Ok(None);
+        }
+        let corrupt = |reason: String| StateError::Corrupt { tenant: tenant.to_string(), reason };
+        let version = version_of(&body).ok_or_else(|| corrupt("no _seq_no/_primary_term in the answer".into()))?;
+        let doc: StateDoc = serde_json::from_value(body["_source"].clone()).map_err(|e| corrupt(e.to_string()))?;
+        Ok(Some((doc, version)))
+    }
+
+    async fn write(
+        &self,
+        tenant: &str,
+        doc: &StateDoc,
+        expected: Option<Version>,
+    ) -> Result<Option<Version>, StateError> {
+        self.ensure_index().await?;
+        let what = format!("writing the state of tenant {tenant}");
+        let request = self.client.index(IndexParts::IndexId(&self.index, tenant)).body(doc);
+        let request = match expected {
+            None => request.op_type(OpType::Create),
+            Some(v) => request.if_seq_no(v.seq_no).if_primary_term(v.primary_term),
+        };
+        let response = request.send().await.map_err(|e| self.fail(&what, e))?;
+        let (status, body) = read_json(response).await.map_err(|e| self.fail(&what, e))?;
+        if status == StatusCode::CONFLICT {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(self.fail(&what, format!("{status}: {}", error_reason(&body))));
+        }
+        version_of(&body)
+            .map(Some)
+            .ok_or_else(|| self.fail(&what, "the answer carries no _seq_no/_primary_term"))
+    }
+
+    fn held(&self) -> &Mutex<HashMap<String, Held>> {
+        &self.held
+    }
+}
+
+#[derive(Default)]
+struct MemoryData {
+    docs: HashMap<String, (StateDoc, Version)>,
+    next_seq: i64,
+}
+
+/// State in process memory. [`MemoryStateStore::sibling`] gives a second store over the same
+/// data, acting like another runner.
+#[derive(Default)]
+pub struct MemoryStateStore {
+    data: Arc<Mutex<MemoryData>>,
+    held: Mutex<HashMap<String, Held>>,
+}
+
+impl MemoryStateStore {
+    /// An empty store.
+    pub fn new() -> MemoryStateStore {
+        MemoryStateStore::default()
+    }
+
+    /// Another store over the same data with its own leases (a second runner).
+    pub fn sibling(&self) -> MemoryStateStore {
+        MemoryStateStore { data: self.data.clone(), held: Mutex::new(HashMap::new()) }
+    }
+
+    fn data(&self) -> Result<std::sync::MutexGuard<'_, MemoryData>, StateError> {
+        self.data.lock().map_err(|_| StateError::Backend("the in-memory state lock is poisoned".into()))
+    }
+}
+
+impl Backend for MemoryStateStore {
+    async fn read(&self, tenant: &str) -> Result<Option<(StateDoc, Version)>, StateError> {
+        Ok(self.data()?.docs.get(tenant).cloned())
+    }
+
+    async fn write(
+        &self,
+        tenant: &str,
+        doc: &StateDoc,
+        expected: Option<Version>,
+    ) -> Result<Option<Version>, StateError> {
+        let mut data = self.data()?;
+        let current = data.docs.get(tenant).map(|(_, v)| *v);
+        if current != expected {
+            return Ok(None);
+        }
+        let version = Version { seq_no: data.next_seq, primary_term: 1 };
+        data.next_seq += 1;
+        data.docs.insert(tenant.to_string(), (doc.clone(), version));
+        Ok(Some(version))
+    }
+
+    fn held(&self) -> &Mutex<HashMap<String, Held>> {
+        &self.held
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const TTL: Duration = Duration::from_secs(60);
+
+    #[tokio::test]
+    async fn memory_store_lease_lifecycle() {
+        let a = StateStore::Memory(MemoryStateStore::new());
+        let StateStore::Memory(inner) = &a else { unreachable!() };
+        let b = StateStore::Memory(inner.sibling());
+
+        let state = a.acquire("t", "dropbox", "runner-a", TTL).await.unwrap();
+        assert_eq!(state.checkpoint, None);
+        let err = b.acquire("t", "dropbox", "runner-b", TTL).await.unwrap_err();
+        assert!(matches!(&err, StateError::Busy { holder, .. } if holder == "runner-a"), "{err}");
+
+        let mut next = state.clone();
+        next.checkpoint = Some("cursor-1".into());
+        next.open_enumerations.insert("files".into(), "run-1".into());
+        a.commit("t", &next).await.unwrap();
+        a.release("t").await.unwrap();
+
+        let seen = b.acquire("t", "dropbox", "runner-b", TTL).await.unwrap();
+        assert_eq!(seen.checkpoint.as_deref(), Some("cursor-1"));
+        assert_eq!(seen.open_enumerations.get("files").map(String::as_str), Some("run-1"));
+        // a no longer holds the tenant.
+        assert!(matches!(a.commit("t", &next).await, Err(StateError::NotHeld { .. })));
+    }
+
+    #[tokio::test]
+    async fn expired_lease_is_taken_over_and_the_old_holder_loses() {
+        let a = MemoryStateStore::new();
+        let b = StateStore::Memory(a.sibling());
+        let a = StateStore::Memory(a);
+        a.acquire("t", "dropbox", "runner-a", Duration::ZERO).await.unwrap();
+        b.acquire("t", "dropbox", "runner-b", TTL).await.unwrap();
+        let err = a.commit("t", &TenantState::default()).await.unwrap_err();
+        assert!(matches!(&err, StateError::Lost { tenant } if tenant == "t"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn another_connectors_checkpoint_is_dropped() {
+        let a = StateStore::Memory(MemoryStateStore::new());
+        a.acquire("t", "one", "r", TTL).await.unwrap();
+        let state = TenantState { checkpoint: Some("c".into()), ..TenantState::default() };
+        a.commit("t", &state).await.unwrap();
+        a.release("t").await.unwrap();
+        let state = a.acquire("t", "two", "r", TTL).await.unwrap();
+        assert_eq!((state.checkpoint, state.connector.as_str()), (None, "two"));
+    }
+}

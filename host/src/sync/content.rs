@@ -1,0 +1,153 @@
+//! Content for one document: decide whether to download (size, type, unchanged key), fetch
+//! it under the run's HTTP policy, extract text, and share the result between documents
+//! with the same content key in this run.
+use crate::extract::{self, Extraction};
+use crate::http::{HttpError, HttpService};
+use crate::runtime::bindings::guest::ContentRequest;
+use crate::runtime::host_state::outbound;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::{Mutex, OnceCell};
+
+/// What happened to a document's content.
+#[derive(Debug, Clone)]
+pub enum ContentOutcome {
+    Extracted { text: Arc<str>, bytes: u64 },
+    /// Permanently not indexed (too large, unsupported type): the key is recorded so the
+    /// next run does not try again until the content changes.
+    Skipped(String),
+    /// Could not be fetched this time; the key is not recorded so the next run retries.
+    Failed(String),
+}
+
+impl ContentOutcome {
+    pub fn status(&self) -> &'static str {
+        match self {
+            ContentOutcome::Extracted { .. } => "extracted",
+            ContentOutcome::Skipped(_) => "skipped",
+            ContentOutcome::Failed(_) => "failed",
+        }
+    }
+}
+
+/// Bound on remembered extractions per run (identical-content sharing).
+const SHARED_EXTRACTIONS: usize = 4096;
+
+pub struct ContentFetcher {
+    http: Arc<HttpService>,
+    max_bytes: u64,
+    extract: bool,
+    shared: Mutex<HashMap<String, Arc<OnceCell<ContentOutcome>>>>,
+    pub shared_hits: std::sync::atomic::AtomicU64,
+    pub downloads: std::sync::atomic::AtomicU64,
+}
+
+impl ContentFetcher {
+    pub fn new(http: Arc<HttpService>, max_bytes: u64, extract: bool) -> Self {
+        ContentFetcher {
+            http,
+            max_bytes,
+            extract,
+            shared: Mutex::new(HashMap::new()),
+            shared_hits: Default::default(),
+            downloads: Default::default(),
+        }
+    }
+
+    /// Decide without the network whether this content would be skipped.
+    pub fn precheck(&self, request: &ContentRequest) -> Option<ContentOutcome> {
+        if !self.extract {
+            return Some(ContentOutcome::Skipped("extraction disabled".into()));
+        }
+        if let Some(size) = request.size {
+            if size > self.max_bytes {
+                return Some(ContentOutcome::Skipped(format!(
+                    "too large ({size} bytes > content.max_bytes {})",
+                    self.max_bytes
+                )));
+            }
+        }
+        if !extract::is_supported(&request.file_name) {
+            return Some(ContentOutcome::Skipped(unsupported_reason(&request.file_name)));
+        }
+        None
+    }
+
+    /// Fetch and extract, sharing the work with any other document of identical content.
+    pub async fn fetch(&self, request: ContentRequest) -> ContentOutcome {
+        if let Some(outcome) = self.precheck(&request) {
+            return outcome;
+        }
+        let Some(key) = request.content_key.clone() else {
+            return self.download(request).await;
+        };
+        let cell = {
+            let mut shared = self.shared.lock().await;
+            if shared.len() >= SHARED_EXTRACTIONS && !shared.contains_key(&key) {
+                shared.clear();
+            }
+            shared.entry(key).or_default().clone()
+        };
+        let mut ran = false;
+        let outcome = cell
+            .get_or_init(|| {
+                ran = true;
+                self.download(request)
+            })
+            .await
+            .clone();
+        if !ran {
+            self.shared_hits
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        outcome
+    }
+
+    async fn download(&self, request: ContentRequest) -> ContentOutcome {
+        self.downloads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let file_name = request.file_name.clone();
+        let outbound = outbound(request.request);
+        match self.http.send(&outbound, self.max_bytes).await {
+            Ok(response) if (200..300).contains(&response.status) => {
+                let bytes = response.body.len() as u64;
+                let body = response.body;
+                let extracted =
+                    tokio::task::spawn_blocking(move || extract::extract(&file_name, &body)).await;
+                match extracted {
+                    Ok(Extraction::Text(text)) => ContentOutcome::Extracted {
+                        text: Arc::from(text),
+                        bytes,
+                    },
+                    Ok(Extraction::Unsupported(reason)) => ContentOutcome::Skipped(reason),
+                    Err(e) => ContentOutcome::Failed(format!("extractor crashed: {e}")),
+                }
+            }
+            Ok(response) => {
+                let snippet = String::from_utf8_lossy(&response.body[..response.body.len().min(300)])
+                    .into_owned();
+                ContentOutcome::Failed(format!("HTTP {}: {snippet}", response.status))
+            }
+            Err(HttpError::TooLarge(n)) => ContentOutcome::Skipped(format!(
+                "too large (over {n} bytes > content.max_bytes {})",
+                self.max_bytes
+            )),
+            Err(e) => ContentOutcome::Failed(e.to_string()),
+        }
+    }
+}
+
+fn unsupported_reason(file_name: &str) -> String {
+    match file_name.rsplit_once('.') {
+        Some((_, ext)) if !ext.is_empty() => format!("unsupported type .{}", ext.to_lowercase()),
+        _ => "unsupported type (no extension)".to_string(),
+    }
+}
+
+/// The short reason key used in the report ("too large", "unsupported type .pdf").
+pub fn reason_key(reason: &str) -> String {
+    match reason.split_once(" (") {
+        Some((head, _)) => head.to_string(),
+        None => reason.to_string(),
+    }
+}
