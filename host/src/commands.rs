@@ -2,9 +2,9 @@
 use crate::cli::{Cli, Command, ConfigArg, FieldsArgs, SyncArgs, WatchArgs};
 use crate::config::{ElasticsearchSection, TenantConfig};
 use crate::runtime::{GuestError, Runtime};
+use crate::sink::bulk::BulkSettings;
 use crate::sink::dry_run::DryRunSink;
 use crate::sink::elasticsearch::{EsSettings, EsSink};
-use crate::sink::bulk::BulkSettings;
 use crate::sink::{Sink, WriteAck};
 use crate::state::{EsStateStore, MemoryStateStore, StateStore};
 use crate::sync::{self, SyncError, SyncOptions};
@@ -26,8 +26,9 @@ pub fn init_logging(verbose: u8) {
         1 => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("warn,tributary={default}")));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("warn,tributary={default}"))
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -64,8 +65,13 @@ fn fail(code: u8, message: &str) -> u8 {
     code
 }
 
-pub(crate) async fn load_tenant(runtime: &Runtime, args: &ConfigArg, need_token: bool) -> Result<Tenant, u8> {
-    let config = TenantConfig::load(&args.config).map_err(|e| fail(EXIT_CONFIG, &format!("{e:#}")))?;
+pub(crate) async fn load_tenant(
+    runtime: &Runtime,
+    args: &ConfigArg,
+    need_token: bool,
+) -> Result<Tenant, u8> {
+    let config =
+        TenantConfig::load(&args.config).map_err(|e| fail(EXIT_CONFIG, &format!("{e:#}")))?;
     match Tenant::prepare_with(runtime, config, need_token).await {
         Ok(t) => Ok(t),
         Err(PrepareError::Config(m)) => Err(fail(EXIT_CONFIG, &m)),
@@ -96,11 +102,20 @@ pub(crate) async fn open_outputs(
         } else {
             match std::fs::File::create(target) {
                 Ok(f) => Box::new(std::io::BufWriter::new(f)),
-                Err(e) => return Err(fail(EXIT_FAILED, &format!("cannot write {}: {e}", target.display()))),
+                Err(e) => {
+                    return Err(fail(
+                        EXIT_FAILED,
+                        &format!("cannot write {}: {e}", target.display()),
+                    ));
+                }
             }
         };
         let sink = Sink::DryRun(DryRunSink::new(out, acks_tx));
-        return Ok((sink, acks_rx, Arc::new(StateStore::Memory(MemoryStateStore::default()))));
+        return Ok((
+            sink,
+            acks_rx,
+            Arc::new(StateStore::Memory(MemoryStateStore::default())),
+        ));
     }
     let Some(section) = &tenant.config.elasticsearch else {
         return Err(fail(
@@ -112,13 +127,24 @@ pub(crate) async fn open_outputs(
         ));
     };
     let settings = es_settings(section);
-    let sink = match EsSink::connect(&settings, &section.index, BulkSettings::default(), acks_tx).await {
-        Ok(s) => Sink::Elasticsearch(s),
-        Err(e) => return Err(fail(EXIT_FAILED, &format!("Elasticsearch at {}: {e:#}", section.url))),
-    };
+    let sink =
+        match EsSink::connect(&settings, &section.index, BulkSettings::default(), acks_tx).await {
+            Ok(s) => Sink::Elasticsearch(s),
+            Err(e) => {
+                return Err(fail(
+                    EXIT_FAILED,
+                    &format!("Elasticsearch at {}: {e:#}", section.url),
+                ));
+            }
+        };
     let store = match EsStateStore::new(&settings, &section.state_index) {
         Ok(s) => StateStore::Elasticsearch(s),
-        Err(e) => return Err(fail(EXIT_FAILED, &format!("checkpoint store {}: {e:#}", section.state_index))),
+        Err(e) => {
+            return Err(fail(
+                EXIT_FAILED,
+                &format!("checkpoint store {}: {e:#}", section.state_index),
+            ));
+        }
     };
     Ok((sink, acks_rx, Arc::new(store)))
 }
@@ -145,12 +171,24 @@ async fn sync_command(runtime: &Runtime, args: SyncArgs) -> u8 {
         progress: !args.quiet,
         stop: Arc::new(AtomicBool::new(false)),
     };
-    let (report, result) = sync::run(runtime, &tenant, sink, acks, store, &options, args.dry_run.is_some()).await;
+    let (report, result) = sync::run(
+        runtime,
+        &tenant,
+        sink,
+        acks,
+        store,
+        &options,
+        args.dry_run.is_some(),
+    )
+    .await;
     eprint!("{}", report.render());
     if let Some(path) = &args.report {
         let json = serde_json::to_string_pretty(&report).unwrap_or_default();
         if let Err(e) = std::fs::write(path, json) {
-            eprintln!("warning: could not write the report to {}: {e}", path.display());
+            eprintln!(
+                "warning: could not write the report to {}: {e}",
+                path.display()
+            );
         }
     }
     exit_code(result, &report)
@@ -165,7 +203,9 @@ fn exit_code(result: Result<(), SyncError>, report: &crate::report::SyncReport) 
         Err(SyncError::Busy(m)) => fail(EXIT_BUSY, &m),
         Err(SyncError::Failed(e)) => fail(
             EXIT_FAILED,
-            &format!("{e:#}\nNothing was deleted because of this failure; the next run resumes from the last committed checkpoint."),
+            &format!(
+                "{e:#}\nNothing was deleted because of this failure; the next run resumes from the last committed checkpoint."
+            ),
         ),
     }
 }
@@ -188,11 +228,17 @@ async fn check_command(runtime: &Runtime, args: ConfigArg) -> u8 {
         Ok(Ok(summary)) => {
             println!("ok: {summary}");
             if let Some(es) = &tenant.config.elasticsearch {
-                println!("    documents go to {} index {:?} (not contacted by check)", es.url, es.index);
+                println!(
+                    "    documents go to {} index {:?} (not contacted by check)",
+                    es.url, es.index
+                );
             }
             EXIT_OK
         }
-        Ok(Err(GuestError::InvalidConfig(m))) => fail(EXIT_CONFIG, &format!("{}: source.{m}", tenant.config.file.display())),
+        Ok(Err(GuestError::InvalidConfig(m))) => fail(
+            EXIT_CONFIG,
+            &format!("{}: source.{m}", tenant.config.file.display()),
+        ),
         Ok(Err(GuestError::Unauthorized(m))) => fail(EXIT_CREDENTIALS, &m),
         Ok(Err(other)) => fail(EXIT_FAILED, &other.to_string()),
         Err(e) => fail(EXIT_FAILED, &format!("{e:#}")),
@@ -210,8 +256,15 @@ async fn fields_command(runtime: &Runtime, args: FieldsArgs) -> u8 {
         connector: args.connector.clone(),
         source: Default::default(),
         elasticsearch: None,
-        content: crate::config::ContentSection { max_bytes: 0, extract: false },
-        sandbox: crate::config::SandboxSection { memory_mb: 256, call_timeout_secs: 60, cpu_secs: None },
+        content: crate::config::ContentSection {
+            max_bytes: 0,
+            extract: false,
+        },
+        sandbox: crate::config::SandboxSection {
+            memory_mb: 256,
+            call_timeout_secs: 60,
+            cpu_secs: None,
+        },
     };
     let path = match config.component_path() {
         Ok(p) => p,
@@ -227,8 +280,14 @@ async fn fields_command(runtime: &Runtime, args: FieldsArgs) -> u8 {
             Arc::new(crate::http::Pacer::new()),
             0,
         ));
-        let mut connector =
-            crate::runtime::Connector::instantiate(runtime, &component, http, Default::default(), "fields").await?;
+        let mut connector = crate::runtime::Connector::instantiate(
+            runtime,
+            &component,
+            http,
+            Default::default(),
+            "fields",
+        )
+        .await?;
         connector.info().await
     }
     .await;
@@ -236,14 +295,20 @@ async fn fields_command(runtime: &Runtime, args: FieldsArgs) -> u8 {
         Ok(info) => {
             println!("{} {} — [source] fields:", info.id, info.version);
             for f in info.config {
-                let default = f.default_value.map(|d| format!(" (default {d})")).unwrap_or_default();
+                let default = f
+                    .default_value
+                    .map(|d| format!(" (default {d})"))
+                    .unwrap_or_default();
                 let flags = match (f.required, f.secret) {
                     (true, true) => " required, secret",
                     (true, false) => " required",
                     (false, true) => " secret",
                     (false, false) => "",
                 };
-                println!("  {:<22} {:?}{flags}{default}\n      {}", f.name, f.kind, f.description);
+                println!(
+                    "  {:<22} {:?}{flags}{default}\n      {}",
+                    f.name, f.kind, f.description
+                );
             }
             EXIT_OK
         }

@@ -105,24 +105,44 @@ impl TenantConfig {
                     }
                 }
                 "elasticsearch" => {
-                    elasticsearch = Some(elasticsearch_section(&name, table(&name, "elasticsearch", value)?, &base)?)
+                    elasticsearch = Some(elasticsearch_section(
+                        &name,
+                        table(&name, "elasticsearch", value)?,
+                        &base,
+                    )?)
                 }
                 "content" => {
                     for (field, value) in table(&name, "content", value)? {
                         match field.as_str() {
-                            "max_bytes" => content.max_bytes = unsigned(&name, "content.max_bytes", &value)?,
-                            "extract" => content.extract = boolean(&name, "content.extract", &value)?,
-                            other => bail!("{name}: content.{other}: unknown field (known: max_bytes, extract)"),
+                            "max_bytes" => {
+                                content.max_bytes = unsigned(&name, "content.max_bytes", &value)?
+                            }
+                            "extract" => {
+                                content.extract = boolean(&name, "content.extract", &value)?
+                            }
+                            other => bail!(
+                                "{name}: content.{other}: unknown field (known: max_bytes, extract)"
+                            ),
                         }
                     }
                 }
                 "sandbox" => {
                     for (field, value) in table(&name, "sandbox", value)? {
                         match field.as_str() {
-                            "memory_mb" => sandbox.memory_mb = unsigned(&name, "sandbox.memory_mb", &value)?,
-                            "call_timeout_secs" => sandbox.call_timeout_secs = unsigned(&name, "sandbox.call_timeout_secs", &value)?,
-                            "cpu_secs" => sandbox.cpu_secs = Some(unsigned(&name, "sandbox.cpu_secs", &value)?),
-                            other => bail!("{name}: sandbox.{other}: unknown field (known: memory_mb, call_timeout_secs, cpu_secs)"),
+                            "memory_mb" => {
+                                sandbox.memory_mb = unsigned(&name, "sandbox.memory_mb", &value)?
+                            }
+                            "call_timeout_secs" => {
+                                sandbox.call_timeout_secs =
+                                    unsigned(&name, "sandbox.call_timeout_secs", &value)?
+                            }
+                            "cpu_secs" => {
+                                sandbox.cpu_secs =
+                                    Some(unsigned(&name, "sandbox.cpu_secs", &value)?)
+                            }
+                            other => bail!(
+                                "{name}: sandbox.{other}: unknown field (known: memory_mb, call_timeout_secs, cpu_secs)"
+                            ),
                         }
                     }
                 }
@@ -143,7 +163,9 @@ impl TenantConfig {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         {
-            bail!("{name}: tenant: {tenant:?} must be non-empty and use only letters, digits, '-', '_' or '.'");
+            bail!(
+                "{name}: tenant: {tenant:?} must be non-empty and use only letters, digits, '-', '_' or '.'"
+            );
         }
         if sandbox.memory_mb < 16 {
             bail!("{name}: sandbox.memory_mb: at least 16 (MiB) is needed to run a component");
@@ -163,7 +185,11 @@ impl TenantConfig {
     pub fn component_path(&self) -> anyhow::Result<PathBuf> {
         let looks_like_path = self.connector.ends_with(".wasm") || self.connector.contains('/');
         if looks_like_path {
-            let path = self.file.parent().unwrap_or(Path::new(".")).join(&self.connector);
+            let path = self
+                .file
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(&self.connector);
             if path.is_file() {
                 return Ok(path);
             }
@@ -213,7 +239,10 @@ pub fn bundled_component_dirs() -> Vec<PathBuf> {
 fn table(file: &str, key: &str, value: toml::Value) -> anyhow::Result<toml::Table> {
     match value {
         toml::Value::Table(t) => Ok(t),
-        other => bail!("{file}: {key}: expected a table ([{key}]), got {}", other.type_str()),
+        other => bail!(
+            "{file}: {key}: expected a table ([{key}]), got {}",
+            other.type_str()
+        ),
     }
 }
 
@@ -237,7 +266,12 @@ fn boolean(file: &str, key: &str, value: &toml::Value) -> anyhow::Result<bool> {
         .ok_or_else(|| anyhow!("{file}: {key}: expected true or false, got {value}"))
 }
 
-fn value_source(file: &str, key: &str, value: toml::Value, base: &Path) -> anyhow::Result<ValueSource> {
+fn value_source(
+    file: &str,
+    key: &str,
+    value: toml::Value,
+    base: &Path,
+) -> anyhow::Result<ValueSource> {
     if let toml::Value::Table(t) = &value {
         let env = t.get("env").and_then(|v| v.as_str());
         let path = t.get("file").and_then(|v| v.as_str());
@@ -275,7 +309,11 @@ fn secret(file: &str, key: &str, value: toml::Value, base: &Path) -> anyhow::Res
         .ok_or_else(|| anyhow!("{file}: {key}: expected a string"))
 }
 
-fn elasticsearch_section(file: &str, t: toml::Table, base: &Path) -> anyhow::Result<ElasticsearchSection> {
+fn elasticsearch_section(
+    file: &str,
+    t: toml::Table,
+    base: &Path,
+) -> anyhow::Result<ElasticsearchSection> {
     let mut section = ElasticsearchSection {
         url: String::new(),
         index: String::new(),
@@ -289,27 +327,48 @@ fn elasticsearch_section(file: &str, t: toml::Table, base: &Path) -> anyhow::Res
     for (field, value) in t {
         let key = format!("elasticsearch.{field}");
         match field.as_str() {
-            "url" => section.url = string(file, &key, &value_source(file, &key, value, base)?.resolve(file, &key)?)?,
+            "url" => {
+                section.url = string(
+                    file,
+                    &key,
+                    &value_source(file, &key, value, base)?.resolve(file, &key)?,
+                )?
+            }
             "index" => section.index = string(file, &key, &value)?,
             "state_index" => section.state_index = string(file, &key, &value)?,
             "api_key" => section.api_key = Some(secret(file, &key, value, base)?),
-            "username" => section.username = Some(string(file, &key, &value_source(file, &key, value, base)?.resolve(file, &key)?)?),
+            "username" => {
+                section.username = Some(string(
+                    file,
+                    &key,
+                    &value_source(file, &key, value, base)?.resolve(file, &key)?,
+                )?)
+            }
             "password" => section.password = Some(secret(file, &key, value, base)?),
             "ca_cert" => section.ca_cert = Some(base.join(string(file, &key, &value)?)),
             "insecure" => section.insecure = boolean(file, &key, &value)?,
-            other => bail!("{file}: elasticsearch.{other}: unknown field (known: url, index, state_index, api_key, username, password, ca_cert, insecure)"),
+            other => bail!(
+                "{file}: elasticsearch.{other}: unknown field (known: url, index, state_index, api_key, username, password, ca_cert, insecure)"
+            ),
         }
     }
     if section.url.is_empty() {
         bail!("{file}: elasticsearch.url: required, e.g. url = \"http://localhost:9200\"");
     }
-    url::Url::parse(&section.url)
-        .map_err(|e| anyhow!("{file}: elasticsearch.url: {:?} is not a URL: {e}", section.url))?;
+    url::Url::parse(&section.url).map_err(|e| {
+        anyhow!(
+            "{file}: elasticsearch.url: {:?} is not a URL: {e}",
+            section.url
+        )
+    })?;
     if section.index.is_empty() {
         bail!("{file}: elasticsearch.index: required, e.g. index = \"dropbox\"");
     }
     if section.index != section.index.to_lowercase() || section.index.starts_with(['_', '-', '+']) {
-        bail!("{file}: elasticsearch.index: {:?} must be lowercase and not start with _, - or +", section.index);
+        bail!(
+            "{file}: elasticsearch.index: {:?} must be lowercase and not start with _, - or +",
+            section.index
+        );
     }
     if section.password.is_some() != section.username.is_some() {
         bail!("{file}: elasticsearch: username and password go together");
@@ -349,17 +408,28 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("TRIBUTARY_TEST_UNSET_VAR is not set"), "{e}");
-        let e = parse("[source]\napp_secret = { vault = \"x\" }\n").unwrap_err().to_string();
-        assert!(e.contains("source.app_secret") && e.contains("env ="), "{e}");
+        let e = parse("[source]\napp_secret = { vault = \"x\" }\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("source.app_secret") && e.contains("env ="),
+            "{e}"
+        );
     }
 
     #[test]
     fn elasticsearch_section_requires_url_and_a_valid_index() {
-        let e = parse("[elasticsearch]\nindex = \"x\"").unwrap_err().to_string();
+        let e = parse("[elasticsearch]\nindex = \"x\"")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("elasticsearch.url: required"), "{e}");
-        let e = parse("[elasticsearch]\nurl = \"http://h:9200\"\nindex = \"Docs\"").unwrap_err().to_string();
+        let e = parse("[elasticsearch]\nurl = \"http://h:9200\"\nindex = \"Docs\"")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("lowercase"), "{e}");
-        let c = parse("[elasticsearch]\nurl = \"http://h:9200\"\nindex = \"docs\"\napi_key = \"k\"").unwrap();
+        let c =
+            parse("[elasticsearch]\nurl = \"http://h:9200\"\nindex = \"docs\"\napi_key = \"k\"")
+                .unwrap();
         let es = c.elasticsearch.unwrap();
         assert_eq!(es.state_index, "tributary-state");
         assert!(!format!("{es:?}").contains("\"k\""));

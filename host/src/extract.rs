@@ -14,22 +14,30 @@ pub enum Extraction {
 
 /// Extensions read as text as they are.
 const PLAIN: &[&str] = &[
-    "txt", "text", "md", "markdown", "rst", "csv", "tsv", "json", "jsonl", "ndjson", "yaml", "yml", "toml",
-    "ini", "cfg", "conf", "log", "tex", "paper", // source code
-    "rs", "py", "js", "ts", "tsx", "jsx", "java", "c", "h", "cpp", "hpp", "cc", "cs", "go", "rb", "php", "sh",
-    "bash", "zsh", "sql", "css", "scss", "kt", "swift", "scala", "pl", "lua", "r", "m", "ps1", "bat",
+    "txt", "text", "md", "markdown", "rst", "csv", "tsv", "json", "jsonl", "ndjson", "yaml", "yml",
+    "toml", "ini", "cfg", "conf", "log", "tex", "paper", // source code
+    "rs", "py", "js", "ts", "tsx", "jsx", "java", "c", "h", "cpp", "hpp", "cc", "cs", "go", "rb",
+    "php", "sh", "bash", "zsh", "sql", "css", "scss", "kt", "swift", "scala", "pl", "lua", "r",
+    "m", "ps1", "bat",
 ];
 
 /// Extensions whose tags are stripped.
 const MARKUP: &[&str] = &["html", "htm", "xml", "svg"];
 
 /// Extension-less file names that are text.
-const PLAIN_NAMES: &[&str] = &["readme", "license", "makefile", "dockerfile", "changelog", "authors"];
+const PLAIN_NAMES: &[&str] = &[
+    "readme",
+    "license",
+    "makefile",
+    "dockerfile",
+    "changelog",
+    "authors",
+];
 
 /// Rich formats an extractor will handle later.
 const RICH: &[&str] = &[
-    "pdf", "doc", "docx", "xls", "xlsx", "xlsm", "xlsb", "ppt", "pptx", "potx", "odt", "ods", "odp", "rtf", "msg",
-    "eml", "epub", "vsd", "vsdx", "vsdm", "pages", "numbers", "key", "aspx",
+    "pdf", "doc", "docx", "xls", "xlsx", "xlsm", "xlsb", "ppt", "pptx", "potx", "odt", "ods",
+    "odp", "rtf", "msg", "eml", "epub", "vsd", "vsdx", "vsdm", "pages", "numbers", "key", "aspx",
 ];
 
 /// How many leading bytes are checked for NULs.
@@ -54,7 +62,11 @@ fn kind(file_name: &str) -> Result<Kind, String> {
         Some(ext) if RICH.contains(&ext.as_str()) => Err(format!("no extractor for .{ext} yet")),
         Some(ext) => Err(format!("unsupported type .{ext}")),
         None => {
-            let base = file_name.rsplit(['/', '\\']).next().unwrap_or(file_name).to_ascii_lowercase();
+            let base = file_name
+                .rsplit(['/', '\\'])
+                .next()
+                .unwrap_or(file_name)
+                .to_ascii_lowercase();
             let base = base.trim_start_matches('.');
             if PLAIN_NAMES.contains(&base) {
                 Ok(Kind::Plain)
@@ -108,7 +120,9 @@ fn decode(bytes: &[u8]) -> Option<String> {
 
 fn utf16(bytes: &[u8], word: fn([u8; 2]) -> u16) -> String {
     let units = bytes.chunks_exact(2).map(|pair| word([pair[0], pair[1]]));
-    char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)).collect()
+    char::decode_utf16(units)
+        .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+        .collect()
 }
 
 /// Collapse every run of whitespace to one space and trim (Elastic's `reduce_whitespace`).
@@ -130,7 +144,9 @@ fn strip_markup(text: &str) -> String {
             let end = body.find("]]>").unwrap_or(body.len());
             out.push_str(&body[..end]);
             rest = body.get(end + 3..).unwrap_or("");
-        } else if let Some(skipped) = skip_raw_element(tail, "script").or_else(|| skip_raw_element(tail, "style")) {
+        } else if let Some(skipped) =
+            skip_raw_element(tail, "script").or_else(|| skip_raw_element(tail, "style"))
+        {
             rest = skipped;
         } else {
             match tail.find('>') {
@@ -156,9 +172,15 @@ fn skip_raw_element<'a>(tail: &'a str, name: &str) -> Option<&'a str> {
     }
     let lower = tail.to_ascii_lowercase();
     let close = format!("</{name}");
-    let Some(start) = lower.find(&close) else { return Some("") };
+    let Some(start) = lower.find(&close) else {
+        return Some("");
+    };
     let after_close = &tail[start..];
-    Some(after_close.find('>').map_or("", |end| &after_close[end + 1..]))
+    Some(
+        after_close
+            .find('>')
+            .map_or("", |end| &after_close[end + 1..]),
+    )
 }
 
 /// Decode the common named entities and numeric references; leave unknown ones as they are.
@@ -238,7 +260,10 @@ mod tests {
 
     #[test]
     fn plain_text_is_decoded_and_whitespace_reduced() {
-        assert_eq!(text("notes.TXT", b"  hello\r\n\n  world\t!  "), "hello world !");
+        assert_eq!(
+            text("notes.TXT", b"  hello\r\n\n  world\t!  "),
+            "hello world !"
+        );
         assert_eq!(text("/a/b/main.rs", b"fn main() {}\n"), "fn main() {}");
         assert_eq!(text("Doc.paper", b"# Title\n\nbody"), "# Title body");
         assert_eq!(text("README", b"read me"), "read me");
@@ -247,9 +272,15 @@ mod tests {
     #[test]
     fn bom_and_utf16_are_handled() {
         assert_eq!(text("a.txt", b"\xEF\xBB\xBFcaf\xC3\xA9"), "café");
-        let le: Vec<u8> = [0xFF, 0xFE].into_iter().chain("héllo".encode_utf16().flat_map(u16::to_le_bytes)).collect();
+        let le: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain("héllo".encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
         assert_eq!(text("a.txt", &le), "héllo");
-        let be: Vec<u8> = [0xFE, 0xFF].into_iter().chain("hi".encode_utf16().flat_map(u16::to_be_bytes)).collect();
+        let be: Vec<u8> = [0xFE, 0xFF]
+            .into_iter()
+            .chain("hi".encode_utf16().flat_map(u16::to_be_bytes))
+            .collect();
         assert_eq!(text("a.csv", &be), "hi");
     }
 
@@ -260,7 +291,10 @@ mod tests {
 
     #[test]
     fn binary_content_is_rejected() {
-        assert_eq!(extract("x.txt", b"abc\0def"), Extraction::Unsupported("binary content".into()));
+        assert_eq!(
+            extract("x.txt", b"abc\0def"),
+            Extraction::Unsupported("binary content".into())
+        );
     }
 
     #[test]
@@ -273,23 +307,49 @@ mod tests {
 
     #[test]
     fn xml_and_svg_keep_text_and_cdata() {
-        assert_eq!(text("a.xml", b"<?xml version=\"1.0\"?><r><a>x</a><![CDATA[<raw>]]></r>"), "x <raw>");
-        assert_eq!(text("i.svg", b"<svg><text x=\"1\">Label</text></svg>"), "Label");
+        assert_eq!(
+            text(
+                "a.xml",
+                b"<?xml version=\"1.0\"?><r><a>x</a><![CDATA[<raw>]]></r>"
+            ),
+            "x <raw>"
+        );
+        assert_eq!(
+            text("i.svg", b"<svg><text x=\"1\">Label</text></svg>"),
+            "Label"
+        );
         assert_eq!(text("broken.htm", b"a <b unterminated"), "a");
     }
 
     #[test]
     fn rich_and_unknown_types_are_unsupported_with_a_reason() {
-        assert_eq!(extract("r.PDF", b"%PDF"), Extraction::Unsupported("no extractor for .pdf yet".into()));
-        assert_eq!(extract("x.docx", b""), Extraction::Unsupported("no extractor for .docx yet".into()));
-        assert_eq!(extract("x.exe", b""), Extraction::Unsupported("unsupported type .exe".into()));
-        assert_eq!(extract("noext", b""), Extraction::Unsupported("unsupported type (no extension)".into()));
+        assert_eq!(
+            extract("r.PDF", b"%PDF"),
+            Extraction::Unsupported("no extractor for .pdf yet".into())
+        );
+        assert_eq!(
+            extract("x.docx", b""),
+            Extraction::Unsupported("no extractor for .docx yet".into())
+        );
+        assert_eq!(
+            extract("x.exe", b""),
+            Extraction::Unsupported("unsupported type .exe".into())
+        );
+        assert_eq!(
+            extract("noext", b""),
+            Extraction::Unsupported("unsupported type (no extension)".into())
+        );
         assert!(!is_supported(".bashrc") && !is_supported("a.pdf"));
-        assert!(is_supported("a.md") && is_supported("dir.v2/notes.yaml") && is_supported("x.Json"));
+        assert!(
+            is_supported("a.md") && is_supported("dir.v2/notes.yaml") && is_supported("x.Json")
+        );
     }
 
     #[test]
     fn entity_decoding_leaves_unknown_and_bare_ampersands() {
-        assert_eq!(decode_entities("a & b &unknown; &#x1F600; &#99999999;"), "a & b &unknown; 😀 &#99999999;");
+        assert_eq!(
+            decode_entities("a & b &unknown; &#x1F600; &#99999999;"),
+            "a & b &unknown; 😀 &#99999999;"
+        );
     }
 }

@@ -5,7 +5,10 @@ use tributary::cli::Cli;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tributary::commands::init_logging(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

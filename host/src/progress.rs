@@ -26,7 +26,8 @@ impl Progress {
     }
 
     pub fn update(&mut self, pages: u64, seen: u64, downloads: u64, deleted: u64) {
-        let message = format!("{pages} pages · {seen} documents · {downloads} downloads · {deleted} deleted");
+        let message =
+            format!("{pages} pages · {seen} documents · {downloads} downloads · {deleted} deleted");
         match &self.bar {
             Some(bar) => bar.set_message(message),
             None => {

@@ -99,7 +99,11 @@ impl SyncReport {
             self.duration_secs,
             self.docs_per_sec,
             self.pages,
-            if self.checkpoint_committed { "committed" } else { "not committed" }
+            if self.checkpoint_committed {
+                "committed"
+            } else {
+                "not committed"
+            }
         ));
         out
     }

@@ -34,7 +34,11 @@ impl ResolvedSource {
     }
 }
 
-pub fn resolve(config: &TenantConfig, fields: &[ConfigField], connector_id: &str) -> anyhow::Result<ResolvedSource> {
+pub fn resolve(
+    config: &TenantConfig,
+    fields: &[ConfigField],
+    connector_id: &str,
+) -> anyhow::Result<ResolvedSource> {
     resolve_with(config, fields, connector_id, &[])
 }
 
@@ -73,7 +77,10 @@ pub fn resolve_with(
             Some(v) => Some(convert(&file, &key, &field.kind, v)?),
             None => match &field.default_value {
                 Some(default) => Some(serde_json::from_str(default).map_err(|e| {
-                    anyhow!("the {connector_id} component declares an invalid default for {}: {e}", field.name)
+                    anyhow!(
+                        "the {connector_id} component declares an invalid default for {}: {e}",
+                        field.name
+                    )
                 })?),
                 None => None,
             },
@@ -101,7 +108,12 @@ pub fn resolve_with(
     Ok(ResolvedSource { public, secrets })
 }
 
-fn convert(file: &str, key: &str, kind: &FieldKind, value: toml::Value) -> anyhow::Result<serde_json::Value> {
+fn convert(
+    file: &str,
+    key: &str,
+    kind: &FieldKind,
+    value: toml::Value,
+) -> anyhow::Result<serde_json::Value> {
     Ok(match (kind, value) {
         (FieldKind::Text, toml::Value::String(s)) => serde_json::Value::String(s),
         (FieldKind::Url, toml::Value::String(s)) => {

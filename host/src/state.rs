@@ -42,12 +42,20 @@ pub enum StateError {
         "another runner ({holder}) is syncing tenant {tenant} (its lease runs until {expires_at}); \
          wait for it to finish, or if it died, for the lease to expire"
     )]
-    Busy { tenant: String, holder: String, expires_at: String },
-    #[error("another runner took over tenant {tenant}; this run stops without committing its checkpoint")]
+    Busy {
+        tenant: String,
+        holder: String,
+        expires_at: String,
+    },
+    #[error(
+        "another runner took over tenant {tenant}; this run stops without committing its checkpoint"
+    )]
     Lost { tenant: String },
     #[error("tenant {tenant}: this runner holds no lease on it; acquire it first")]
     NotHeld { tenant: String },
-    #[error("the stored state of tenant {tenant} is unreadable ({reason}); run `reset` for this tenant to start over")]
+    #[error(
+        "the stored state of tenant {tenant} is unreadable ({reason}); run `reset` for this tenant to start over"
+    )]
     Corrupt { tenant: String, reason: String },
     #[error("state store: {0}")]
     Backend(String),
@@ -108,8 +116,12 @@ struct Held {
 trait Backend {
     async fn read(&self, tenant: &str) -> Result<Option<(StateDoc, Version)>, StateError>;
     /// Write `doc`; `expected: None` creates it (fails if it exists). `Ok(None)` = conflict.
-    async fn write(&self, tenant: &str, doc: &StateDoc, expected: Option<Version>)
-    -> Result<Option<Version>, StateError>;
+    async fn write(
+        &self,
+        tenant: &str,
+        doc: &StateDoc,
+        expected: Option<Version>,
+    ) -> Result<Option<Version>, StateError>;
     fn held(&self) -> &Mutex<HashMap<String, Held>>;
 }
 
@@ -132,7 +144,9 @@ impl StateStore {
         lease_ttl: Duration,
     ) -> Result<TenantState, StateError> {
         match self {
-            StateStore::Elasticsearch(b) => acquire(b, tenant, connector, runner_id, lease_ttl).await,
+            StateStore::Elasticsearch(b) => {
+                acquire(b, tenant, connector, runner_id, lease_ttl).await
+            }
             StateStore::Memory(b) => acquire(b, tenant, connector, runner_id, lease_ttl).await,
         }
     }
@@ -174,7 +188,10 @@ impl StateStore {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 fn lease(holder: &str, ttl: Duration) -> Lease {
@@ -193,7 +210,10 @@ fn remember(b: &impl Backend, tenant: &str, held: Held) {
 }
 
 fn held(b: &impl Backend, tenant: &str) -> Option<Held> {
-    b.held().lock().ok().and_then(|map| map.get(tenant).cloned())
+    b.held()
+        .lock()
+        .ok()
+        .and_then(|map| map.get(tenant).cloned())
 }
 
 fn forget(b: &impl Backend, tenant: &str) -> Option<Held> {
@@ -263,19 +283,32 @@ async fn acquire(
 
 async fn commit(b: &impl Backend, tenant: &str, state: &TenantState) -> Result<(), StateError> {
     let Some(mut held_state) = held(b, tenant) else {
-        return Err(StateError::NotHeld { tenant: tenant.to_string() });
+        return Err(StateError::NotHeld {
+            tenant: tenant.to_string(),
+        });
     };
-    let holder = held_state.doc.lease.as_ref().map(|l| l.holder.clone()).unwrap_or_default();
+    let holder = held_state
+        .doc
+        .lease
+        .as_ref()
+        .map(|l| l.holder.clone())
+        .unwrap_or_default();
     let doc = &mut held_state.doc;
     doc.checkpoint = state.checkpoint.clone();
     doc.open_enumerations = state.open_enumerations.clone();
     if !state.connector.is_empty() {
         doc.connector = state.connector.clone();
     }
-    doc.updated_at =
-        if state.updated_at.is_empty() { rfc3339(SystemTime::now()) } else { state.updated_at.clone() };
+    doc.updated_at = if state.updated_at.is_empty() {
+        rfc3339(SystemTime::now())
+    } else {
+        state.updated_at.clone()
+    };
     doc.lease = Some(lease(&holder, held_state.ttl));
-    match b.write(tenant, &held_state.doc, Some(held_state.version)).await? {
+    match b
+        .write(tenant, &held_state.doc, Some(held_state.version))
+        .await?
+    {
         Some(version) => {
             held_state.version = version;
             remember(b, tenant, held_state);
@@ -283,17 +316,26 @@ async fn commit(b: &impl Backend, tenant: &str, state: &TenantState) -> Result<(
         }
         None => {
             forget(b, tenant);
-            Err(StateError::Lost { tenant: tenant.to_string() })
+            Err(StateError::Lost {
+                tenant: tenant.to_string(),
+            })
         }
     }
 }
 
 async fn release(b: &impl Backend, tenant: &str) -> Result<(), StateError> {
-    let Some(mut held_state) = forget(b, tenant) else { return Ok(()) };
+    let Some(mut held_state) = forget(b, tenant) else {
+        return Ok(());
+    };
     held_state.doc.lease = None;
-    match b.write(tenant, &held_state.doc, Some(held_state.version)).await? {
+    match b
+        .write(tenant, &held_state.doc, Some(held_state.version))
+        .await?
+    {
         Some(_) => Ok(()),
-        None => Err(StateError::Lost { tenant: tenant.to_string() }),
+        None => Err(StateError::Lost {
+            tenant: tenant.to_string(),
+        }),
     }
 }
 
@@ -302,7 +344,10 @@ async fn reset(b: &impl Backend, tenant: &str) -> Result<(), StateError> {
         held_state.doc.checkpoint = None;
         held_state.doc.open_enumerations.clear();
         held_state.doc.updated_at = rfc3339(SystemTime::now());
-        return match b.write(tenant, &held_state.doc, Some(held_state.version)).await? {
+        return match b
+            .write(tenant, &held_state.doc, Some(held_state.version))
+            .await?
+        {
             Some(version) => {
                 held_state.version = version;
                 remember(b, tenant, held_state);
@@ -310,12 +355,16 @@ async fn reset(b: &impl Backend, tenant: &str) -> Result<(), StateError> {
             }
             None => {
                 forget(b, tenant);
-                Err(StateError::Lost { tenant: tenant.to_string() })
+                Err(StateError::Lost {
+                    tenant: tenant.to_string(),
+                })
             }
         };
     }
     for _ in 0..MAX_RACE_RETRIES {
-        let Some((mut doc, version)) = b.read(tenant).await? else { return Ok(()) };
+        let Some((mut doc, version)) = b.read(tenant).await? else {
+            return Ok(());
+        };
         if let Some(e) = busy(tenant, &doc, None) {
             return Err(e);
         }
@@ -326,7 +375,9 @@ async fn reset(b: &impl Backend, tenant: &str) -> Result<(), StateError> {
             return Ok(());
         }
     }
-    Err(StateError::Backend(format!("tenant {tenant}: the state document kept changing while resetting it")))
+    Err(StateError::Backend(format!(
+        "tenant {tenant}: the state document kept changing while resetting it"
+    )))
 }
 
 /// State in an Elasticsearch index (one document per tenant, id = tenant id).
@@ -342,7 +393,9 @@ impl EsStateStore {
     /// A store in `index` (usually [`DEFAULT_STATE_INDEX`]); nothing is sent until first use.
     pub fn new(client_settings: &EsSettings, index: &str) -> anyhow::Result<EsStateStore> {
         if index.is_empty() {
-            anyhow::bail!("the state index name is empty; leave it unset for {DEFAULT_STATE_INDEX}");
+            anyhow::bail!(
+                "the state index name is empty; leave it unset for {DEFAULT_STATE_INDEX}"
+            );
         }
         Ok(EsStateStore {
             client: client(client_settings)?,
@@ -354,7 +407,10 @@ impl EsStateStore {
     }
 
     fn fail(&self, what: &str, detail: impl std::fmt::Display) -> StateError {
-        StateError::Backend(format!("{what} in index {} at {}: {detail}", self.index, self.url))
+        StateError::Backend(format!(
+            "{what} in index {} at {}: {detail}",
+            self.index, self.url
+        ))
     }
 
     /// Create the state index if missing. Unmapped fields (checkpoint, open enumerations) are
@@ -385,12 +441,18 @@ impl EsStateStore {
                     .send()
                     .await
                     .map_err(|e| self.fail("creating the state index", e))?;
-                let (status, body) = read_json(response).await.map_err(|e| self.fail("creating the state index", e))?;
-                let exists = body["error"]["type"].as_str() == Some("resource_already_exists_exception");
+                let (status, body) = read_json(response)
+                    .await
+                    .map_err(|e| self.fail("creating the state index", e))?;
+                let exists =
+                    body["error"]["type"].as_str() == Some("resource_already_exists_exception");
                 if status.is_success() || exists {
                     Ok(())
                 } else {
-                    Err(self.fail("creating the state index", format!("{status}: {}", error_reason(&body))))
+                    Err(self.fail(
+                        "creating the state index",
+                        format!("{status}: {}", error_reason(&body)),
+                    ))
                 }
             })
             .await
@@ -399,7 +461,10 @@ impl EsStateStore {
 }
 
 fn version_of(body: &Value) -> Option<Version> {
-    Some(Version { seq_no: body["_seq_no"].as_i64()?, primary_term: body["_primary_term"].as_i64()? })
+    Some(Version {
+        seq_no: body["_seq_no"].as_i64()?,
+        primary_term: body["_primary_term"].as_i64()?,
+    })
 }
 
 impl Backend for EsStateStore {
@@ -422,9 +487,14 @@ impl Backend for EsStateStore {
         if body["found"] != Value::Bool(true) {
             return Ok(None);
         }
-        let corrupt = |reason: String| StateError::Corrupt { tenant: tenant.to_string(), reason };
-        let version = version_of(&body).ok_or_else(|| corrupt("no _seq_no/_primary_term in the answer".into()))?;
-        let doc: StateDoc = serde_json::from_value(body["_source"].clone()).map_err(|e| corrupt(e.to_string()))?;
+        let corrupt = |reason: String| StateError::Corrupt {
+            tenant: tenant.to_string(),
+            reason,
+        };
+        let version = version_of(&body)
+            .ok_or_else(|| corrupt("no _seq_no/_primary_term in the answer".into()))?;
+        let doc: StateDoc =
+            serde_json::from_value(body["_source"].clone()).map_err(|e| corrupt(e.to_string()))?;
         Ok(Some((doc, version)))
     }
 
@@ -436,7 +506,10 @@ impl Backend for EsStateStore {
     ) -> Result<Option<Version>, StateError> {
         self.ensure_index().await?;
         let what = format!("writing the state of tenant {tenant}");
-        let request = self.client.index(IndexParts::IndexId(&self.index, tenant)).body(doc);
+        let request = self
+            .client
+            .index(IndexParts::IndexId(&self.index, tenant))
+            .body(doc);
         let request = match expected {
             None => request.op_type(OpType::Create),
             Some(v) => request.if_seq_no(v.seq_no).if_primary_term(v.primary_term),
@@ -481,11 +554,16 @@ impl MemoryStateStore {
 
     /// Another store over the same data with its own leases (a second runner).
     pub fn sibling(&self) -> MemoryStateStore {
-        MemoryStateStore { data: self.data.clone(), held: Mutex::new(HashMap::new()) }
+        MemoryStateStore {
+            data: self.data.clone(),
+            held: Mutex::new(HashMap::new()),
+        }
     }
 
     fn data(&self) -> Result<std::sync::MutexGuard<'_, MemoryData>, StateError> {
-        self.data.lock().map_err(|_| StateError::Backend("the in-memory state lock is poisoned".into()))
+        self.data
+            .lock()
+            .map_err(|_| StateError::Backend("the in-memory state lock is poisoned".into()))
     }
 }
 
@@ -505,7 +583,10 @@ impl Backend for MemoryStateStore {
         if current != expected {
             return Ok(None);
         }
-        let version = Version { seq_no: data.next_seq, primary_term: 1 };
+        let version = Version {
+            seq_no: data.next_seq,
+            primary_term: 1,
+        };
         data.next_seq += 1;
         data.docs.insert(tenant.to_string(), (doc.clone(), version));
         Ok(Some(version))
@@ -526,25 +607,40 @@ mod tests {
     #[tokio::test]
     async fn memory_store_lease_lifecycle() {
         let a = StateStore::Memory(MemoryStateStore::new());
-        let StateStore::Memory(inner) = &a else { unreachable!() };
+        let StateStore::Memory(inner) = &a else {
+            unreachable!()
+        };
         let b = StateStore::Memory(inner.sibling());
 
         let state = a.acquire("t", "dropbox", "runner-a", TTL).await.unwrap();
         assert_eq!(state.checkpoint, None);
-        let err = b.acquire("t", "dropbox", "runner-b", TTL).await.unwrap_err();
-        assert!(matches!(&err, StateError::Busy { holder, .. } if holder == "runner-a"), "{err}");
+        let err = b
+            .acquire("t", "dropbox", "runner-b", TTL)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, StateError::Busy { holder, .. } if holder == "runner-a"),
+            "{err}"
+        );
 
         let mut next = state.clone();
         next.checkpoint = Some("cursor-1".into());
-        next.open_enumerations.insert("files".into(), "run-1".into());
+        next.open_enumerations
+            .insert("files".into(), "run-1".into());
         a.commit("t", &next).await.unwrap();
         a.release("t").await.unwrap();
 
         let seen = b.acquire("t", "dropbox", "runner-b", TTL).await.unwrap();
         assert_eq!(seen.checkpoint.as_deref(), Some("cursor-1"));
-        assert_eq!(seen.open_enumerations.get("files").map(String::as_str), Some("run-1"));
+        assert_eq!(
+            seen.open_enumerations.get("files").map(String::as_str),
+            Some("run-1")
+        );
         // a no longer holds the tenant.
-        assert!(matches!(a.commit("t", &next).await, Err(StateError::NotHeld { .. })));
+        assert!(matches!(
+            a.commit("t", &next).await,
+            Err(StateError::NotHeld { .. })
+        ));
     }
 
     #[tokio::test]
@@ -552,17 +648,25 @@ mod tests {
         let a = MemoryStateStore::new();
         let b = StateStore::Memory(a.sibling());
         let a = StateStore::Memory(a);
-        a.acquire("t", "dropbox", "runner-a", Duration::ZERO).await.unwrap();
+        a.acquire("t", "dropbox", "runner-a", Duration::ZERO)
+            .await
+            .unwrap();
         b.acquire("t", "dropbox", "runner-b", TTL).await.unwrap();
         let err = a.commit("t", &TenantState::default()).await.unwrap_err();
-        assert!(matches!(&err, StateError::Lost { tenant } if tenant == "t"), "{err}");
+        assert!(
+            matches!(&err, StateError::Lost { tenant } if tenant == "t"),
+            "{err}"
+        );
     }
 
     #[tokio::test]
     async fn another_connectors_checkpoint_is_dropped() {
         let a = StateStore::Memory(MemoryStateStore::new());
         a.acquire("t", "one", "r", TTL).await.unwrap();
-        let state = TenantState { checkpoint: Some("c".into()), ..TenantState::default() };
+        let state = TenantState {
+            checkpoint: Some("c".into()),
+            ..TenantState::default()
+        };
         a.commit("t", &state).await.unwrap();
         a.release("t").await.unwrap();
         let state = a.acquire("t", "two", "r", TTL).await.unwrap();

@@ -64,14 +64,24 @@ impl Tenant {
             Arc::new(Pacer::new()),
             0,
         ));
-        let mut connector =
-            Connector::instantiate(runtime, &component, deny_all, limits.clone(), &config.tenant).await?;
+        let mut connector = Connector::instantiate(
+            runtime,
+            &component,
+            deny_all,
+            limits.clone(),
+            &config.tenant,
+        )
+        .await?;
         let info = connector.info().await?;
         // `tributary auth` runs before the secrets exist: they may be missing then.
         let optional: Vec<&str> = if need_refresh_token {
             vec![]
         } else {
-            info.config.iter().filter(|f| f.secret).map(|f| f.name.as_str()).collect()
+            info.config
+                .iter()
+                .filter(|f| f.secret)
+                .map(|f| f.name.as_str())
+                .collect()
         };
         let source = source_config::resolve_with(&config, &info.config, &info.id, &optional)
             .map_err(|e| PrepareError::Config(e.to_string()))?;
@@ -98,17 +108,27 @@ impl Tenant {
         let (token_hosts, tokens) = match &plan.oauth2 {
             None => (AllowList::default(), None),
             Some(oauth) => {
-                let token_hosts = AllowList::parse_all(oauth.token_hosts.iter().map(String::as_str))
-                    .map_err(|e| anyhow!("the {} component declared a bad token host: {e}", info.id))?;
+                let token_hosts = AllowList::parse_all(
+                    oauth.token_hosts.iter().map(String::as_str),
+                )
+                .map_err(|e| anyhow!("the {} component declared a bad token host: {e}", info.id))?;
                 for origin in token_hosts.origins() {
                     if !allow.origins().contains(origin) {
-                        return Err(PrepareError::Other(anyhow!("the {} component wants its token sent to {origin}, which it did not declare as a host", info.id)));
+                        return Err(PrepareError::Other(anyhow!(
+                            "the {} component wants its token sent to {origin}, which it did not declare as a host",
+                            info.id
+                        )));
                     }
                 }
-                let token_url = url::Url::parse(&oauth.token_url)
-                    .map_err(|e| anyhow!("the {} component declared a bad token URL: {e}", info.id))?;
+                let token_url = url::Url::parse(&oauth.token_url).map_err(|e| {
+                    anyhow!("the {} component declared a bad token URL: {e}", info.id)
+                })?;
                 if !allow.allows(&token_url) {
-                    return Err(PrepareError::Other(anyhow!("the {} component's token endpoint {} is not among its declared hosts", info.id, oauth.token_url)));
+                    return Err(PrepareError::Other(anyhow!(
+                        "the {} component's token endpoint {} is not among its declared hosts",
+                        info.id,
+                        oauth.token_url
+                    )));
                 }
                 let client_id = source.text(&oauth.client_id_field).ok_or_else(|| {
                     PrepareError::Config(format!(
@@ -121,13 +141,14 @@ impl Tenant {
                 let refresh_token = match refresh_token {
                     Some(token) => token,
                     None if !need_refresh_token => crate::http::Secret::new(""),
-                    None => return Err(
-                        PrepareError::Config(format!(
+                    None => {
+                        return Err(PrepareError::Config(format!(
                             "{}: source.{}: required; get one with `tributary auth --config {}`",
                             config.file.display(),
                             oauth.refresh_token_field,
                             config.file.display()
-                        ))),
+                        )));
+                    }
                 };
                 let client_secret = source.secrets.get(&oauth.client_secret_field).cloned();
                 let tokens = TokenSource::new(

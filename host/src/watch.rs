@@ -38,7 +38,8 @@ pub async fn run(runtime: &Runtime, args: WatchArgs) -> u8 {
             Ok(o) => o,
             Err(code) => return code,
         };
-        let (report, result) = sync::run(runtime, &tenant, sink, acks, store, &options, false).await;
+        let (report, result) =
+            sync::run(runtime, &tenant, sink, acks, store, &options, false).await;
         tracing::info!(
             mode = %report.mode,
             seen = report.seen,

@@ -83,8 +83,8 @@ mod tests {
 
     #[test]
     fn allow_list_matches_scheme_host_and_port_exactly() {
-        let list = AllowList::parse_all(["https://api.dropboxapi.com", "http://127.0.0.1:8080"])
-            .unwrap();
+        let list =
+            AllowList::parse_all(["https://api.dropboxapi.com", "http://127.0.0.1:8080"]).unwrap();
         assert!(list.allows(&url("https://api.dropboxapi.com/2/files/list_folder")));
         assert!(list.allows(&url("https://API.dropboxapi.com:443/x")));
         assert!(!list.allows(&url("http://api.dropboxapi.com/x")));

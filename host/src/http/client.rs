@@ -168,7 +168,10 @@ impl HttpService {
                             "still rate limited (429) after {RATE_LIMIT_RETRIES} waits"
                         )));
                     }
-                    tracing::debug!(wait_ms = wait.as_millis() as u64, "429: holding every request of this run");
+                    tracing::debug!(
+                        wait_ms = wait.as_millis() as u64,
+                        "429: holding every request of this run"
+                    );
                     self.pacer.hold(wait).await;
                 }
                 Attempt::Unauthorized(response, used) => {
@@ -176,9 +179,10 @@ impl HttpService {
                         return Ok(response);
                     }
                     refreshed = true;
-                    let tokens = self.tokens.as_ref().ok_or_else(|| {
-                        HttpError::Credential("no token source".into())
-                    })?;
+                    let tokens = self
+                        .tokens
+                        .as_ref()
+                        .ok_or_else(|| HttpError::Credential("no token source".into()))?;
                     token = Some(
                         tokens
                             .refresh_after_rejection(&used)

@@ -14,9 +14,7 @@ pub enum CredentialError {
         "the refresh token was rejected ({0}); get a new one with `tributary auth --config <file>`"
     )]
     InvalidGrant(String),
-    #[error(
-        "the app key / app secret were rejected ({0}); check them against the app console"
-    )]
+    #[error("the app key / app secret were rejected ({0}); check them against the app console")]
     InvalidClient(String),
     #[error("the token endpoint {url} failed: {reason}")]
     Endpoint { url: String, reason: String },
@@ -128,13 +126,15 @@ impl TokenSource {
                     let status = response.status();
                     let body = response.bytes().await.unwrap_or_default();
                     if status.is_success() {
-                        let parsed: TokenResponse =
-                            serde_json::from_slice(&body).map_err(|e| CredentialError::Endpoint {
+                        let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
+                            CredentialError::Endpoint {
                                 url: self.token_url.clone(),
                                 reason: format!("unreadable token response: {e}"),
-                            })?;
+                            }
+                        })?;
                         let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(14_400));
-                        let refresh_after = Instant::now() + lifetime.saturating_sub(EXPIRY_SKEW.min(lifetime / 2));
+                        let refresh_after =
+                            Instant::now() + lifetime.saturating_sub(EXPIRY_SKEW.min(lifetime / 2));
                         return Ok(AccessToken {
                             value: Secret::new(parsed.access_token),
                             refresh_after,

@@ -1,8 +1,8 @@
 //! One pacer per run: a 429 with `Retry-After` holds back every request of the run, listing
 //! and downloads alike, instead of one sleeper per request (the Elastic connector's D5).
 use std::time::Duration;
-use tokio::time::Instant;
 use tokio::sync::Mutex;
+use tokio::time::Instant;
 
 #[derive(Debug, Default)]
 pub struct Pacer {

@@ -118,7 +118,9 @@ impl Connector {
 
     pub async fn info(&mut self) -> anyhow::Result<ConnectorInfo> {
         let timeout = self.limits.call_timeout;
-        let Connector { store, bindings, .. } = self;
+        let Connector {
+            store, bindings, ..
+        } = self;
         let api = bindings.tributary_source_source();
         let result = guarded(store, timeout, "info", |s| Box::pin(api.call_info(s))).await;
         self.explain(result)
@@ -126,7 +128,9 @@ impl Connector {
 
     pub async fn configure(&mut self, config: &str) -> anyhow::Result<Result<Plan, GuestError>> {
         let timeout = self.limits.call_timeout;
-        let Connector { store, bindings, .. } = self;
+        let Connector {
+            store, bindings, ..
+        } = self;
         let api = bindings.tributary_source_source();
         let config = config.to_string();
         let result = guarded(store, timeout, "configure", |s| {
@@ -138,7 +142,9 @@ impl Connector {
 
     pub async fn check(&mut self, config: &str) -> anyhow::Result<Result<String, GuestError>> {
         let timeout = self.limits.call_timeout;
-        let Connector { store, bindings, .. } = self;
+        let Connector {
+            store, bindings, ..
+        } = self;
         let api = bindings.tributary_source_source();
         let config = config.to_string();
         let result = guarded(store, timeout, "check", |s| {
@@ -155,7 +161,9 @@ impl Connector {
         timeout_secs: u32,
     ) -> anyhow::Result<Result<WaitResult, GuestError>> {
         let timeout = Duration::from_secs(u64::from(timeout_secs) + 180);
-        let Connector { store, bindings, .. } = self;
+        let Connector {
+            store, bindings, ..
+        } = self;
         let api = bindings.tributary_source_source();
         let (config, checkpoint) = (config.to_string(), checkpoint.to_string());
         let result = guarded(store, timeout, "wait-for-changes", |s| {
@@ -174,7 +182,9 @@ impl Connector {
         checkpoint: Option<&str>,
     ) -> anyhow::Result<Result<Session, GuestError>> {
         let timeout = self.limits.call_timeout;
-        let Connector { store, bindings, .. } = self;
+        let Connector {
+            store, bindings, ..
+        } = self;
         let api = bindings.tributary_source_source();
         let params = guest::StartParams {
             config: config.to_string(),
@@ -195,7 +205,9 @@ impl Connector {
         session: &Session,
     ) -> anyhow::Result<Result<Page, GuestError>> {
         let timeout = self.limits.call_timeout;
-        let Connector { store, bindings, .. } = self;
+        let Connector {
+            store, bindings, ..
+        } = self;
         let api = bindings.tributary_source_source();
         let handle = session.handle;
         let result = guarded(store, timeout, "sync-session.next-page", |s| {

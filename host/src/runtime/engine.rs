@@ -1,7 +1,7 @@
 //! The process-wide engine, the epoch ticker and the compiled-component cache.
+use super::WasmContext;
 use super::bindings::SourceConnectorPre;
 use super::host_state::HostState;
-use super::WasmContext;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

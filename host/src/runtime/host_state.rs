@@ -59,7 +59,9 @@ impl HostState {
 
     /// What the component wrote to stderr (its panic message, if it panicked).
     pub fn stderr_text(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.contents()).trim().to_string()
+        String::from_utf8_lossy(&self.stderr.contents())
+            .trim()
+            .to_string()
     }
 }
 

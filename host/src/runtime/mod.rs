@@ -11,7 +11,10 @@ pub use engine::{Runtime, SandboxLimits};
 
 /// `anyhow` context for `wasmtime::Error` results (wasmtime 42+ has its own error type).
 pub(crate) trait WasmContext<T> {
-    fn wasm_context<C: std::fmt::Display + Send + Sync + 'static>(self, context: C) -> anyhow::Result<T>;
+    fn wasm_context<C: std::fmt::Display + Send + Sync + 'static>(
+        self,
+        context: C,
+    ) -> anyhow::Result<T>;
     fn with_wasm_context<C: std::fmt::Display + Send + Sync + 'static>(
         self,
         context: impl FnOnce() -> C,
@@ -19,7 +22,10 @@ pub(crate) trait WasmContext<T> {
 }
 
 impl<T> WasmContext<T> for wasmtime::Result<T> {
-    fn wasm_context<C: std::fmt::Display + Send + Sync + 'static>(self, context: C) -> anyhow::Result<T> {
+    fn wasm_context<C: std::fmt::Display + Send + Sync + 'static>(
+        self,
+        context: C,
+    ) -> anyhow::Result<T> {
         self.map_err(|e| anyhow::Error::from(e).context(context))
     }
     fn with_wasm_context<C: std::fmt::Display + Send + Sync + 'static>(

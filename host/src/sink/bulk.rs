@@ -54,7 +54,13 @@ pub struct BulkSettings {
 
 impl Default for BulkSettings {
     fn default() -> Self {
-        BulkSettings { max_actions: 500, max_bytes: 5 * 1024 * 1024, concurrency: 3, queue: 2000, max_item_retries: 5 }
+        BulkSettings {
+            max_actions: 500,
+            max_bytes: 5 * 1024 * 1024,
+            concurrency: 3,
+            queue: 2000,
+            max_item_retries: 5,
+        }
     }
 }
 
@@ -124,7 +130,10 @@ impl Shared {
             tracing::warn!(id = %item.id, "write failed: {reason}");
         }
         // A closed ack channel means nobody waits for acks any more; that is not our error.
-        let _ = self.acks.send(WriteAck { token: item.token, outcome });
+        let _ = self.acks.send(WriteAck {
+            token: item.token,
+            outcome,
+        });
     }
 }
 
@@ -150,30 +159,48 @@ impl BulkWriter {
             queue: settings.queue.max(1),
             max_item_retries: settings.max_item_retries,
         };
-        let shared = Arc::new(Shared { client, index, settings, acks, counters: Counters::default() });
+        let shared = Arc::new(Shared {
+            client,
+            index,
+            settings,
+            acks,
+            counters: Counters::default(),
+        });
         let (tx, rx) = mpsc::channel(settings.queue);
         let task = tokio::spawn(run_writer(shared.clone(), rx));
-        BulkWriter { tx, task: Mutex::new(Some(task)), shared }
+        BulkWriter {
+            tx,
+            task: Mutex::new(Some(task)),
+            shared,
+        }
     }
 
     /// Serialize `write` and queue it (waits while the queue is full).
     pub async fn submit(&self, write: Write, token: u64) -> anyhow::Result<()> {
         let prepared = prepare(write, token, SystemTime::now())?;
-        self.tx
-            .send(Command::Write(prepared))
-            .await
-            .map_err(|_| anyhow!("the bulk writer for index {} has stopped; see the earlier error", self.shared.index))
+        self.tx.send(Command::Write(prepared)).await.map_err(|_| {
+            anyhow!(
+                "the bulk writer for index {} has stopped; see the earlier error",
+                self.shared.index
+            )
+        })
     }
 
     /// Send what is queued; return once every earlier write is acknowledged.
     pub async fn drain(&self) -> anyhow::Result<()> {
         let (done, wait) = oneshot::channel();
-        self.tx
-            .send(Command::Flush(done))
-            .await
-            .map_err(|_| anyhow!("the bulk writer for index {} has stopped; see the earlier error", self.shared.index))?;
-        wait.await
-            .map_err(|_| anyhow!("the bulk writer for index {} stopped while draining", self.shared.index))
+        self.tx.send(Command::Flush(done)).await.map_err(|_| {
+            anyhow!(
+                "the bulk writer for index {} has stopped; see the earlier error",
+                self.shared.index
+            )
+        })?;
+        wait.await.map_err(|_| {
+            anyhow!(
+                "the bulk writer for index {} stopped while draining",
+                self.shared.index
+            )
+        })
     }
 
     /// Counters so far.
@@ -187,7 +214,8 @@ impl BulkWriter {
         let BulkWriter { tx, task, shared } = self;
         drop(tx);
         if let Some(task) = task.lock().await.take() {
-            task.await.map_err(|e| anyhow!("the bulk writer for index {} crashed: {e}", shared.index))?;
+            task.await
+                .map_err(|e| anyhow!("the bulk writer for index {} crashed: {e}", shared.index))?;
         }
         drained?;
         Ok(shared.counters.snapshot())
@@ -221,7 +249,12 @@ fn prepare(write: Write, token: u64, now: SystemTime) -> anyhow::Result<Prepared
             (id, Op::Delete)
         }
     };
-    Ok(Prepared { id, op, token, lines: Bytes::from(buf) })
+    Ok(Prepared {
+        id,
+        op,
+        token,
+        lines: Bytes::from(buf),
+    })
 }
 
 fn push_line(buf: &mut Vec<u8>, value: &impl serde::Serialize) -> anyhow::Result<()> {
@@ -323,7 +356,9 @@ impl Flight {
             Ok((id, ())) => (id, None),
             Err(e) => (e.id(), Some(e.to_string())),
         };
-        let Some(batch) = self.batches.remove(&id) else { return };
+        let Some(batch) = self.batches.remove(&id) else {
+            return;
+        };
         for item in &batch {
             if let Some(n) = self.ids.get_mut(&item.id) {
                 *n -= 1;
@@ -335,7 +370,10 @@ impl Flight {
         if let Some(reason) = crashed {
             // The task acked nothing we can rely on; ack every write so no caller waits forever.
             for item in &batch {
-                shared.ack(item, Err(format!("the bulk request task crashed: {reason}")));
+                shared.ack(
+                    item,
+                    Err(format!("the bulk request task crashed: {reason}")),
+                );
             }
         }
     }
@@ -373,14 +411,19 @@ async fn send_batch(shared: Arc<Shared>, batch: Vec<Prepared>) {
             // A later write to an id whose earlier write is retried must be retried after it,
             // whatever its own result, or the two would land out of order.
             let result = match result {
-                ItemResult::Ok if retry_ids.contains(&item.id) => ItemResult::Retry("after an earlier write to the same id".into()),
+                ItemResult::Ok if retry_ids.contains(&item.id) => {
+                    ItemResult::Retry("after an earlier write to the same id".into())
+                }
                 other => other,
             };
             match result {
                 ItemResult::Ok => shared.ack(&item, Ok(())),
                 ItemResult::Failed(reason) => shared.ack(&item, Err(reason)),
                 ItemResult::Retry(reason) if attempt >= max_retries => {
-                    shared.ack(&item, Err(format!("{reason} (gave up after {} attempts)", attempt + 1)));
+                    shared.ack(
+                        &item,
+                        Err(format!("{reason} (gave up after {} attempts)", attempt + 1)),
+                    );
                 }
                 ItemResult::Retry(_) => {
                     retry_ids.insert(item.id.clone());
@@ -411,22 +454,37 @@ enum RequestError {
 async fn send_once(shared: &Shared, items: &[Prepared]) -> Result<Vec<ItemResult>, RequestError> {
     let body: Vec<Bytes> = items.iter().map(|item| item.lines.clone()).collect();
     let bytes: usize = body.iter().map(Bytes::len).sum();
-    shared.counters.bulk_requests.fetch_add(1, Ordering::Relaxed);
-    shared.counters.bytes_sent.fetch_add(bytes as u64, Ordering::Relaxed);
+    shared
+        .counters
+        .bulk_requests
+        .fetch_add(1, Ordering::Relaxed);
+    shared
+        .counters
+        .bytes_sent
+        .fetch_add(bytes as u64, Ordering::Relaxed);
     let response = shared
         .client
         .bulk(BulkParts::Index(&shared.index))
-        .header(CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"))
+        .header(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-ndjson"),
+        )
         .refresh(Refresh::False)
         .body(body)
         .send()
         .await
-        .map_err(|e| RequestError::Transient(format!("_bulk to index {} failed: {e}", shared.index)))?;
+        .map_err(|e| {
+            RequestError::Transient(format!("_bulk to index {} failed: {e}", shared.index))
+        })?;
     let (status, body) = read_json(response)
         .await
         .map_err(|e| RequestError::Transient(format!("_bulk to index {}: {e:#}", shared.index)))?;
     if !status.is_success() {
-        let reason = format!("_bulk to index {} answered {status}: {}", shared.index, error_reason(&body));
+        let reason = format!(
+            "_bulk to index {} answered {status}: {}",
+            shared.index,
+            error_reason(&body)
+        );
         return Err(match status.as_u16() {
             429 | 502 | 503 | 504 => RequestError::Transient(reason),
             _ => RequestError::Fatal(reason),
@@ -437,7 +495,10 @@ async fn send_once(shared: &Shared, items: &[Prepared]) -> Result<Vec<ItemResult
 
 /// Match a `_bulk` response's items to the writes sent.
 fn parse_items(body: &Value, items: &[Prepared]) -> Result<Vec<ItemResult>, String> {
-    let answered = body["items"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let answered = body["items"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     if answered.len() != items.len() {
         return Err(format!(
             "the _bulk response has {} items for {} writes; the server misbehaved",
@@ -445,12 +506,19 @@ fn parse_items(body: &Value, items: &[Prepared]) -> Result<Vec<ItemResult>, Stri
             items.len()
         ));
     }
-    Ok(answered.iter().zip(items).map(|(answer, item)| item_result(answer, item.op)).collect())
+    Ok(answered
+        .iter()
+        .zip(items)
+        .map(|(answer, item)| item_result(answer, item.op))
+        .collect())
 }
 
 fn item_result(answer: &Value, op: Op) -> ItemResult {
     // Each item is `{"<action>": {...}}`.
-    let inner = answer.as_object().and_then(|o| o.values().next()).unwrap_or(&Value::Null);
+    let inner = answer
+        .as_object()
+        .and_then(|o| o.values().next())
+        .unwrap_or(&Value::Null);
     let status = inner["status"].as_u64().unwrap_or(0);
     match status {
         200..=299 => ItemResult::Ok,
@@ -462,7 +530,9 @@ fn item_result(answer: &Value, op: Op) -> ItemResult {
 
 /// Exponential backoff with jitter: a random delay in [d/2, d], d = BASE · 2^attempt ≤ MAX.
 fn backoff(attempt: u32) -> Duration {
-    let ceiling = BASE_BACKOFF.saturating_mul(1u32 << attempt.min(16)).min(MAX_BACKOFF);
+    let ceiling = BASE_BACKOFF
+        .saturating_mul(1u32 << attempt.min(16))
+        .min(MAX_BACKOFF);
     let millis = ceiling.as_millis() as u64;
     Duration::from_millis(rand::rng().random_range(millis / 2..=millis.max(1)))
 }
@@ -487,8 +557,19 @@ mod tests {
     #[test]
     fn index_with_timestamp_is_a_plain_index() {
         let source = obj(json!({"name": "a", "_timestamp": "2024-01-01T00:00:00Z"}));
-        let p = prepare(Write::Index { id: "x".into(), source: source.clone() }, 7, SystemTime::UNIX_EPOCH).unwrap();
-        assert_eq!(lines(&p), vec![json!({"index": {"_id": "x"}}), Value::Object(source)]);
+        let p = prepare(
+            Write::Index {
+                id: "x".into(),
+                source: source.clone(),
+            },
+            7,
+            SystemTime::UNIX_EPOCH,
+        )
+        .unwrap();
+        assert_eq!(
+            lines(&p),
+            vec![json!({"index": {"_id": "x"}}), Value::Object(source)]
+        );
         assert_eq!((p.op, p.token), (Op::Index, 7));
         assert!(p.lines.ends_with(b"\n"));
     }
@@ -496,21 +577,48 @@ mod tests {
     #[test]
     fn index_without_timestamp_upserts_with_first_indexed_time_and_clears_host_fields() {
         let source = obj(json!({"name": "a", "tributary": {"scope": "s", "run": "r"}}));
-        let p = prepare(Write::Index { id: "x".into(), source }, 1, SystemTime::UNIX_EPOCH).unwrap();
+        let p = prepare(
+            Write::Index {
+                id: "x".into(),
+                source,
+            },
+            1,
+            SystemTime::UNIX_EPOCH,
+        )
+        .unwrap();
         let l = lines(&p);
         assert_eq!(l[0], json!({"update": {"_id": "x"}}));
-        assert_eq!(l[1]["upsert"]["_timestamp"], json!("1970-01-01T00:00:00.000Z"));
+        assert_eq!(
+            l[1]["upsert"]["_timestamp"],
+            json!("1970-01-01T00:00:00.000Z")
+        );
         assert!(l[1]["doc"].get("_timestamp").is_none());
         assert_eq!(l[1]["doc"]["body"], Value::Null);
         assert!(l[1]["doc"].as_object().unwrap().contains_key("body"));
-        assert!(l[1]["doc"]["tributary"].as_object().unwrap().contains_key("content_key"));
+        assert!(
+            l[1]["doc"]["tributary"]
+                .as_object()
+                .unwrap()
+                .contains_key("content_key")
+        );
         assert!(!l[1]["upsert"].as_object().unwrap().contains_key("body"));
     }
 
     #[test]
     fn update_and_delete_lines() {
-        let p = prepare(Write::Update { id: "u".into(), fields: obj(json!({"n": 1})) }, 2, SystemTime::now()).unwrap();
-        assert_eq!(lines(&p), vec![json!({"update": {"_id": "u"}}), json!({"doc": {"n": 1}})]);
+        let p = prepare(
+            Write::Update {
+                id: "u".into(),
+                fields: obj(json!({"n": 1})),
+            },
+            2,
+            SystemTime::now(),
+        )
+        .unwrap();
+        assert_eq!(
+            lines(&p),
+            vec![json!({"update": {"_id": "u"}}), json!({"doc": {"n": 1}})]
+        );
         let p = prepare(Write::Delete { id: "d\"q".into() }, 3, SystemTime::now()).unwrap();
         assert_eq!(lines(&p), vec![json!({"delete": {"_id": "d\"q"}})]);
         assert_eq!(p.op, Op::Delete);
@@ -518,22 +626,42 @@ mod tests {
 
     #[test]
     fn item_results_classify_statuses() {
-        assert_eq!(item_result(&json!({"index": {"status": 201}}), Op::Index), ItemResult::Ok);
-        assert_eq!(item_result(&json!({"delete": {"status": 404, "result": "not_found"}}), Op::Delete), ItemResult::Ok);
-        assert!(matches!(item_result(&json!({"update": {"status": 404}}), Op::Update), ItemResult::Failed(_)));
-        assert!(matches!(item_result(&json!({"index": {"status": 429}}), Op::Index), ItemResult::Retry(_)));
+        assert_eq!(
+            item_result(&json!({"index": {"status": 201}}), Op::Index),
+            ItemResult::Ok
+        );
+        assert_eq!(
+            item_result(
+                &json!({"delete": {"status": 404, "result": "not_found"}}),
+                Op::Delete
+            ),
+            ItemResult::Ok
+        );
+        assert!(matches!(
+            item_result(&json!({"update": {"status": 404}}), Op::Update),
+            ItemResult::Failed(_)
+        ));
+        assert!(matches!(
+            item_result(&json!({"index": {"status": 429}}), Op::Index),
+            ItemResult::Retry(_)
+        ));
         let failed = item_result(
             &json!({"index": {"status": 400, "error": {"type": "mapper_parsing_exception", "reason": "bad date"}}}),
             Op::Index,
         );
-        assert_eq!(failed, ItemResult::Failed("400: mapper_parsing_exception: bad date".into()));
+        assert_eq!(
+            failed,
+            ItemResult::Failed("400: mapper_parsing_exception: bad date".into())
+        );
     }
 
     #[test]
     fn backoff_grows_and_is_capped() {
         for attempt in 0..40 {
             let d = backoff(attempt);
-            let ceiling = BASE_BACKOFF.saturating_mul(1u32 << attempt.min(16)).min(MAX_BACKOFF);
+            let ceiling = BASE_BACKOFF
+                .saturating_mul(1u32 << attempt.min(16))
+                .min(MAX_BACKOFF);
             assert!(d <= ceiling && d >= ceiling / 2, "attempt {attempt}: {d:?}");
         }
     }

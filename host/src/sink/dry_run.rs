@@ -16,7 +16,11 @@ pub struct DryRunSink {
 impl DryRunSink {
     /// Write operations to `out`; acks go to `acks`.
     pub fn new(out: Box<dyn std::io::Write + Send>, acks: UnboundedSender<WriteAck>) -> DryRunSink {
-        DryRunSink { out: Mutex::new(out), acks, stats: Mutex::new(SinkStats::default()) }
+        DryRunSink {
+            out: Mutex::new(out),
+            acks,
+            stats: Mutex::new(SinkStats::default()),
+        }
     }
 
     /// Validates the connector's properties the way the real sink would; writes nothing.
@@ -26,7 +30,10 @@ impl DryRunSink {
     }
 
     fn line(&self, value: &Value) -> anyhow::Result<()> {
-        let mut out = self.out.lock().map_err(|_| anyhow::anyhow!("the dry-run output lock is poisoned"))?;
+        let mut out = self
+            .out
+            .lock()
+            .map_err(|_| anyhow::anyhow!("the dry-run output lock is poisoned"))?;
         serde_json::to_writer(&mut *out, value).context("writing dry-run output")?;
         out.write_all(b"\n").context("writing dry-run output")?;
         Ok(())
@@ -52,19 +59,29 @@ impl DryRunSink {
             Write::Delete { .. } => s.deleted += 1,
         });
         // Nobody listening is fine: the placeholder sink has no receiver.
-        let _ = self.acks.send(WriteAck { token, outcome: Ok(()) });
+        let _ = self.acks.send(WriteAck {
+            token,
+            outcome: Ok(()),
+        });
         Ok(())
     }
 
     /// Flush the output.
     pub fn drain(&self) -> anyhow::Result<()> {
-        let mut out = self.out.lock().map_err(|_| anyhow::anyhow!("the dry-run output lock is poisoned"))?;
+        let mut out = self
+            .out
+            .lock()
+            .map_err(|_| anyhow::anyhow!("the dry-run output lock is poisoned"))?;
         out.flush().context("flushing dry-run output")
     }
 
     /// Print the subtree delete; nothing is deleted, so 0.
-    pub fn delete_tree(&self, field: &str, value: &str) -> anyhow::Result<u64> {
-        self.line(&json!({ "op": "delete_tree", "field": field, "value": value }))?;
+    pub fn delete_tree(&self, field: &str, value: &str, keep: &[String]) -> anyhow::Result<u64> {
+        let mut line = json!({ "op": "delete_tree", "field": field, "value": value });
+        if !keep.is_empty() {
+            line["keep"] = json!(keep);
+        }
+        self.line(&line)?;
         Ok(0)
     }
 
@@ -110,21 +127,49 @@ mod tests {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let sink = DryRunSink::new(Box::new(out.clone()), tx);
         let source = json!({"name": "a"}).as_object().cloned().unwrap();
-        sink.submit(Write::Index { id: "1".into(), source: source.clone() }, 10).unwrap();
-        sink.submit(Write::Update { id: "1".into(), fields: source }, 11).unwrap();
+        sink.submit(
+            Write::Index {
+                id: "1".into(),
+                source: source.clone(),
+            },
+            10,
+        )
+        .unwrap();
+        sink.submit(
+            Write::Update {
+                id: "1".into(),
+                fields: source,
+            },
+            11,
+        )
+        .unwrap();
         sink.submit(Write::Delete { id: "2".into() }, 12).unwrap();
-        assert_eq!(sink.delete_tree("path_lower", "/a").unwrap(), 0);
+        assert_eq!(sink.delete_tree("path_lower", "/a", &[]).unwrap(), 0);
         assert_eq!(sink.purge_unseen("files", "run-1").unwrap(), 0);
         let stats = sink.close().unwrap();
         assert_eq!((stats.indexed, stats.updated, stats.deleted), (1, 1, 1));
         let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-        let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-        assert_eq!(lines[0], json!({"op": "index", "_id": "1", "doc": {"name": "a"}}));
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(
+            lines[0],
+            json!({"op": "index", "_id": "1", "doc": {"name": "a"}})
+        );
         assert_eq!(lines[1]["op"], "update");
         assert_eq!(lines[2], json!({"op": "delete", "_id": "2"}));
-        assert_eq!(lines[3], json!({"op": "delete_tree", "field": "path_lower", "value": "/a"}));
-        assert_eq!(lines[4], json!({"op": "purge_unseen", "scope": "files", "run": "run-1"}));
-        let tokens: Vec<u64> = std::iter::from_fn(|| rx.try_recv().ok()).map(|a| a.token).collect();
+        assert_eq!(
+            lines[3],
+            json!({"op": "delete_tree", "field": "path_lower", "value": "/a"})
+        );
+        assert_eq!(
+            lines[4],
+            json!({"op": "purge_unseen", "scope": "files", "run": "run-1"})
+        );
+        let tokens: Vec<u64> = std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|a| a.token)
+            .collect();
         assert_eq!(tokens, vec![10, 11, 12]);
     }
 }

@@ -11,7 +11,9 @@ use elasticsearch::cert::{Certificate, CertificateValidation};
 use elasticsearch::http::response::Response;
 use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
 use elasticsearch::http::{StatusCode, Url};
-use elasticsearch::indices::{IndicesCreateParts, IndicesExistsParts, IndicesPutMappingParts, IndicesRefreshParts};
+use elasticsearch::indices::{
+    IndicesCreateParts, IndicesExistsParts, IndicesPutMappingParts, IndicesRefreshParts,
+};
 use elasticsearch::params::Conflicts;
 use elasticsearch::{DeleteByQueryParts, Elasticsearch, MgetParts};
 use serde::Deserialize;
@@ -69,10 +71,16 @@ impl std::fmt::Debug for EsSettings {
 /// Build a client for `settings` (no request is sent).
 pub fn client(settings: &EsSettings) -> anyhow::Result<Elasticsearch> {
     let url = Url::parse(&settings.url).with_context(|| {
-        format!("elasticsearch.url {:?} is not a URL; use e.g. https://localhost:9200", settings.url)
+        format!(
+            "elasticsearch.url {:?} is not a URL; use e.g. https://localhost:9200",
+            settings.url
+        )
     })?;
     if !matches!(url.scheme(), "http" | "https") {
-        bail!("elasticsearch.url {:?} must start with http:// or https://", settings.url);
+        bail!(
+            "elasticsearch.url {:?} must start with http:// or https://",
+            settings.url
+        );
     }
     let mut builder = TransportBuilder::new(SingleNodeConnectionPool::new(url))
         .timeout(REQUEST_TIMEOUT)
@@ -85,16 +93,25 @@ pub fn client(settings: &EsSettings) -> anyhow::Result<Elasticsearch> {
         builder = builder.cert_validation(CertificateValidation::None);
     } else if let Some(path) = &settings.ca_cert {
         let pem = std::fs::read(path).with_context(|| {
-            format!("reading elasticsearch.ca_cert {}; check the path and permissions", path.display())
+            format!(
+                "reading elasticsearch.ca_cert {}; check the path and permissions",
+                path.display()
+            )
         })?;
         let cert = Certificate::from_pem(&pem).map_err(|e| {
-            anyhow!("elasticsearch.ca_cert {} is not a PEM certificate: {e}", path.display())
+            anyhow!(
+                "elasticsearch.ca_cert {} is not a PEM certificate: {e}",
+                path.display()
+            )
         })?;
         builder = builder.cert_validation(CertificateValidation::Full(cert));
     }
-    let transport = builder
-        .build()
-        .map_err(|e| anyhow!("building the Elasticsearch client for {}: {e}", settings.url))?;
+    let transport = builder.build().map_err(|e| {
+        anyhow!(
+            "building the Elasticsearch client for {}: {e}",
+            settings.url
+        )
+    })?;
     Ok(Elasticsearch::new(transport))
 }
 
@@ -103,7 +120,9 @@ fn credentials(settings: &EsSettings) -> anyhow::Result<Option<Credentials>> {
         let key = key.trim();
         // The client builds a header from the key; refuse what cannot be a header value.
         if key.is_empty() || !key.bytes().all(|b| b.is_ascii_graphic()) {
-            bail!("elasticsearch.api_key contains spaces or non-ASCII characters; paste the key exactly as issued");
+            bail!(
+                "elasticsearch.api_key contains spaces or non-ASCII characters; paste the key exactly as issued"
+            );
         }
         return Ok(Some(match key.split_once(':') {
             Some((id, secret)) => Credentials::ApiKey(id.to_string(), secret.to_string()),
@@ -111,7 +130,9 @@ fn credentials(settings: &EsSettings) -> anyhow::Result<Option<Credentials>> {
         }));
     }
     match (&settings.username, &settings.password) {
-        (Some(user), Some(password)) => Ok(Some(Credentials::Basic(user.clone(), password.clone()))),
+        (Some(user), Some(password)) => {
+            Ok(Some(Credentials::Basic(user.clone(), password.clone())))
+        }
         (Some(_), None) => bail!("elasticsearch.username is set without elasticsearch.password"),
         (None, Some(_)) => bail!("elasticsearch.password is set without elasticsearch.username"),
         (None, None) => Ok(None),
@@ -159,7 +180,9 @@ impl EsSink {
         acks: UnboundedSender<WriteAck>,
     ) -> anyhow::Result<EsSink> {
         if index.is_empty() {
-            bail!("the Elasticsearch index name is empty; set `index` in the tenant's configuration");
+            bail!(
+                "the Elasticsearch index name is empty; set `index` in the tenant's configuration"
+            );
         }
         let client = client(settings)?;
         let response = client.info().send().await.with_context(|| {
@@ -175,10 +198,19 @@ impl EsSink {
             ),
             // An API key limited to index privileges may not read cluster info: not fatal.
             403 => tracing::debug!("GET / on {} is forbidden; continuing", settings.url),
-            other => bail!("Elasticsearch at {} answered GET / with {other}: {}", settings.url, error_reason(&body)),
+            other => bail!(
+                "Elasticsearch at {} answered GET / with {other}: {}",
+                settings.url,
+                error_reason(&body)
+            ),
         }
         let writer = BulkWriter::spawn(client.clone(), index.to_string(), bulk, acks);
-        Ok(EsSink { client, index: index.to_string(), url: settings.url.clone(), writer })
+        Ok(EsSink {
+            client,
+            index: index.to_string(),
+            url: settings.url.clone(),
+            writer,
+        })
     }
 
     /// Create the index with our settings and mappings if it does not exist; otherwise add the
@@ -209,11 +241,17 @@ impl EsSink {
             }
             // Another runner created it between our check and our create: fall through.
             if body["error"]["type"].as_str() != Some("resource_already_exists_exception") {
-                bail!("creating index {index} failed ({status}): {}", error_reason(&body));
+                bail!(
+                    "creating index {index} failed ({status}): {}",
+                    error_reason(&body)
+                );
             }
         } else if !exists.status_code().is_success() {
             let (status, body) = read_json(exists).await?;
-            bail!("checking index {index} failed ({status}): {}", error_reason(&body));
+            bail!(
+                "checking index {index} failed ({status}): {}",
+                error_reason(&body)
+            );
         }
         let properties = mapping::merged_properties(connector_properties)?;
         let response = self
@@ -246,21 +284,34 @@ impl EsSink {
     }
 
     /// Delete `field == value` and everything below `value + "/"`.
-    pub async fn delete_tree(&self, field: &str, value: &str) -> anyhow::Result<u64> {
+    pub async fn delete_tree(
+        &self,
+        field: &str,
+        value: &str,
+        keep: &[String],
+    ) -> anyhow::Result<u64> {
         if field.is_empty() || value.is_empty() {
-            bail!("delete_tree needs a field and a value, got field {field:?} value {value:?}; refusing to delete everything");
+            bail!(
+                "delete_tree needs a field and a value, got field {field:?} value {value:?}; refusing to delete everything"
+            );
         }
-        let prefix = if value.ends_with('/') { value.to_string() } else { format!("{value}/") };
+        let prefix = if value.ends_with('/') {
+            value.to_string()
+        } else {
+            format!("{value}/")
+        };
         let query = json!({
             "bool": {
                 "should": [
                     { "term": { field: value } },
                     { "prefix": { field: prefix } }
                 ],
-                "minimum_should_match": 1
+                "minimum_should_match": 1,
+                "must_not": [ { "ids": { "values": keep } } ]
             }
         });
-        self.delete_by_query(query, &format!("{field} = {value:?} and below")).await
+        self.delete_by_query(query, &format!("{field} = {value:?} and below"))
+            .await
     }
 
     /// Delete the documents of `scope` not written by run `run`.
@@ -274,7 +325,8 @@ impl EsSink {
                 "must_not": [ { "term": { "tributary.run": run } } ]
             }
         });
-        self.delete_by_query(query, &format!("scope {scope:?} not seen by run {run:?}")).await
+        self.delete_by_query(query, &format!("scope {scope:?} not seen by run {run:?}"))
+            .await
     }
 
     async fn delete_by_query(&self, query: Value, what: &str) -> anyhow::Result<u64> {
@@ -289,7 +341,10 @@ impl EsSink {
             .with_context(|| format!("refreshing index {index} before deleting {what}"))?;
         let (status, body) = read_json(response).await?;
         if !status.is_success() {
-            bail!("refreshing index {index} before deleting {what} failed ({status}): {}", error_reason(&body));
+            bail!(
+                "refreshing index {index} before deleting {what} failed ({status}): {}",
+                error_reason(&body)
+            );
         }
         let response = self
             .client
@@ -302,7 +357,10 @@ impl EsSink {
             .with_context(|| format!("deleting {what} from index {index}"))?;
         let (status, body) = read_json(response).await?;
         if !status.is_success() {
-            bail!("deleting {what} from index {index} failed ({status}): {}", error_reason(&body));
+            bail!(
+                "deleting {what} from index {index} failed ({status}): {}",
+                error_reason(&body)
+            );
         }
         if let Some(failures) = body["failures"].as_array().filter(|f| !f.is_empty()) {
             bail!(
@@ -327,21 +385,41 @@ impl EsSink {
             .body(json!({ "ids": ids }))
             .send()
             .await
-            .with_context(|| format!("reading content keys of {} documents from index {index}", ids.len()))?;
+            .with_context(|| {
+                format!(
+                    "reading content keys of {} documents from index {index}",
+                    ids.len()
+                )
+            })?;
         let (status, body) = read_json(response).await?;
         if !status.is_success() {
-            bail!("reading content keys from index {index} failed ({status}): {}", error_reason(&body));
+            bail!(
+                "reading content keys from index {index} failed ({status}): {}",
+                error_reason(&body)
+            );
         }
         let mut keys = HashMap::new();
-        for doc in body["docs"].as_array().map(Vec::as_slice).unwrap_or_default() {
+        for doc in body["docs"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
             if let Some(error) = doc.get("error") {
-                bail!("reading content keys from index {index}: {}", error_reason(&json!({ "error": error })));
+                bail!(
+                    "reading content keys from index {index}: {}",
+                    error_reason(&json!({ "error": error }))
+                );
             }
             let source = &doc["_source"];
-            let settled = matches!(source["content_status"].as_str(), Some("extracted" | "skipped"));
-            if let (true, Some(id), Some(key)) =
-                (settled, doc["_id"].as_str(), source["tributary"]["content_key"].as_str())
-            {
+            let settled = matches!(
+                source["content_status"].as_str(),
+                Some("extracted" | "skipped")
+            );
+            if let (true, Some(id), Some(key)) = (
+                settled,
+                doc["_id"].as_str(),
+                source["tributary"]["content_key"].as_str(),
+            ) {
                 keys.insert(id.to_string(), key.to_string());
             }
         }
@@ -372,25 +450,50 @@ mod tests {
             ..EsSettings::default()
         };
         let shown = format!("{settings:?}");
-        assert!(!shown.contains("hunter2") && !shown.contains("c2VjcmV0"), "{shown}");
-        assert!(shown.contains("elastic") && shown.contains("<redacted>"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("c2VjcmV0"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("elastic") && shown.contains("<redacted>"),
+            "{shown}"
+        );
     }
 
     #[test]
     fn settings_deserialize_with_defaults() {
-        let settings: EsSettings = serde_json::from_value(json!({"url": "https://es:9200"})).unwrap_or_default();
+        let settings: EsSettings =
+            serde_json::from_value(json!({"url": "https://es:9200"})).unwrap_or_default();
         assert_eq!(settings.url, "https://es:9200");
         assert!(!settings.insecure && settings.api_key.is_none());
     }
 
     #[test]
     fn api_key_forms_and_bad_inputs() {
-        let with = |key: &str| EsSettings { api_key: Some(key.into()), ..EsSettings::default() };
-        assert!(matches!(credentials(&with("abc==")), Ok(Some(Credentials::EncodedApiKey(_)))));
-        assert!(matches!(credentials(&with("id:secret")), Ok(Some(Credentials::ApiKey(_, _)))));
+        let with = |key: &str| EsSettings {
+            api_key: Some(key.into()),
+            ..EsSettings::default()
+        };
+        assert!(matches!(
+            credentials(&with("abc==")),
+            Ok(Some(Credentials::EncodedApiKey(_)))
+        ));
+        assert!(matches!(
+            credentials(&with("id:secret")),
+            Ok(Some(Credentials::ApiKey(_, _)))
+        ));
         assert!(credentials(&with("has space")).is_err());
-        let half = EsSettings { username: Some("u".into()), ..EsSettings::default() };
+        let half = EsSettings {
+            username: Some("u".into()),
+            ..EsSettings::default()
+        };
         assert!(credentials(&half).is_err());
-        assert!(client(&EsSettings { url: "ftp://x".into(), ..EsSettings::default() }).is_err());
+        assert!(
+            client(&EsSettings {
+                url: "ftp://x".into(),
+                ..EsSettings::default()
+            })
+            .is_err()
+        );
     }
 }

@@ -111,21 +111,32 @@ mod tests {
         let merged = merged_properties(&props).unwrap_or_default();
         assert_eq!(merged["path_lower"], json!({"type": "keyword"}));
         assert_eq!(merged["body"], json!({"type": "text"}));
-        assert_eq!(merged["tributary"]["properties"]["run"], json!({"type": "keyword"}));
+        assert_eq!(
+            merged["tributary"]["properties"]["run"],
+            json!({"type": "keyword"})
+        );
     }
 
     #[test]
     fn redefining_a_host_owned_field_is_an_error_unless_identical() {
         let clash = json!({"body": {"type": "keyword"}});
-        assert!(matches!(merged_properties(&clash), Err(MappingError::HostOwned(f)) if f == "body"));
+        assert!(
+            matches!(merged_properties(&clash), Err(MappingError::HostOwned(f)) if f == "body")
+        );
         let same = json!({"_timestamp": {"type": "date"}});
         assert!(merged_properties(&same).is_ok());
     }
 
     #[test]
     fn null_means_no_connector_properties_and_non_objects_are_rejected() {
-        assert_eq!(merged_properties(&Value::Null).map(|m| m.len()).ok(), Some(5));
-        assert!(matches!(merged_properties(&json!([1])), Err(MappingError::NotAnObject("an array"))));
+        assert_eq!(
+            merged_properties(&Value::Null).map(|m| m.len()).ok(),
+            Some(5)
+        );
+        assert!(matches!(
+            merged_properties(&json!([1])),
+            Err(MappingError::NotAnObject("an array"))
+        ));
     }
 
     #[test]

@@ -19,9 +19,15 @@ pub enum Write {
     ///
     /// Without `_timestamp` in `source` the write is an upsert that keeps the stored
     /// `_timestamp` (first-indexed time); see [`bulk`] for what that means for removed fields.
-    Index { id: String, source: Map<String, Value> },
+    Index {
+        id: String,
+        source: Map<String, Value>,
+    },
     /// Merge `fields` into the existing document (metadata changed, content unchanged).
-    Update { id: String, fields: Map<String, Value> },
+    Update {
+        id: String,
+        fields: Map<String, Value>,
+    },
     /// Remove the document; one that is already gone counts as success.
     Delete { id: String },
 }
@@ -100,10 +106,18 @@ impl Sink {
 
     /// Delete documents whose `field` equals `value` or starts with `value + "/"`. Drains and
     /// refreshes first so earlier writes are visible; conflicts=proceed. Returns how many.
-    pub async fn delete_tree(&self, field: &str, value: &str) -> anyhow::Result<u64> {
+    ///
+    /// Documents whose id is in `keep` survive: they are rewritten later in the same page
+    /// (a move or rename reported as delete + add with the same id keeps its content).
+    pub async fn delete_tree(
+        &self,
+        field: &str,
+        value: &str,
+        keep: &[String],
+    ) -> anyhow::Result<u64> {
         match self {
-            Sink::Elasticsearch(s) => s.delete_tree(field, value).await,
-            Sink::DryRun(s) => s.delete_tree(field, value),
+            Sink::Elasticsearch(s) => s.delete_tree(field, value, keep).await,
+            Sink::DryRun(s) => s.delete_tree(field, value, keep),
         }
     }
 

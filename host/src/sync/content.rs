@@ -12,7 +12,10 @@ use tokio::sync::{Mutex, OnceCell};
 /// What happened to a document's content.
 #[derive(Debug, Clone)]
 pub enum ContentOutcome {
-    Extracted { text: Arc<str>, bytes: u64 },
+    Extracted {
+        text: Arc<str>,
+        bytes: u64,
+    },
     /// Permanently not indexed (too large, unsupported type): the key is recorded so the
     /// next run does not try again until the content changes.
     Skipped(String),
@@ -68,7 +71,9 @@ impl ContentFetcher {
             }
         }
         if !extract::is_supported(&request.file_name) {
-            return Some(ContentOutcome::Skipped(unsupported_reason(&request.file_name)));
+            return Some(ContentOutcome::Skipped(unsupported_reason(
+                &request.file_name,
+            )));
         }
         None
     }
@@ -124,8 +129,9 @@ impl ContentFetcher {
                 }
             }
             Ok(response) => {
-                let snippet = String::from_utf8_lossy(&response.body[..response.body.len().min(300)])
-                    .into_owned();
+                let snippet =
+                    String::from_utf8_lossy(&response.body[..response.body.len().min(300)])
+                        .into_owned();
                 ContentOutcome::Failed(format!("HTTP {}: {snippet}", response.status))
             }
             Err(HttpError::TooLarge(n)) => ContentOutcome::Skipped(format!(

@@ -10,6 +10,9 @@ pub type OpenEnumerations = BTreeMap<String, String>;
 struct PageEntry {
     seq: u64,
     pending: u64,
+    /// A write of this page was rejected: its checkpoint (and every later one) must not be
+    /// committed, so the next run replays these changes.
+    failed: bool,
     closed: Option<(Option<String>, OpenEnumerations)>,
 }
 
@@ -34,6 +37,7 @@ impl Ledger {
             self.pages.push_back(PageEntry {
                 seq,
                 pending: 0,
+                failed: false,
                 closed: None,
             });
         }
@@ -46,6 +50,7 @@ impl Ledger {
                 self.pages.push_front(PageEntry {
                     seq,
                     pending: 0,
+                    failed: false,
                     closed: None,
                 });
                 &mut self.pages[0]
@@ -60,6 +65,7 @@ impl Ledger {
 
     /// The sink acknowledged one write of page `seq`.
     pub fn ack(&mut self, seq: u64, outcome: Result<(), String>) {
+        let failed = outcome.is_err();
         if let Err(reason) = outcome {
             if self.failures.len() < 1000 {
                 self.failures.push(reason);
@@ -67,7 +73,13 @@ impl Ledger {
         }
         if let Some(page) = self.pages.iter_mut().find(|p| p.seq == seq) {
             page.pending = page.pending.saturating_sub(1);
+            page.failed |= failed;
         }
+    }
+
+    /// True when the oldest uncommitted page had a rejected write: nothing more will commit.
+    pub fn is_blocked(&self) -> bool {
+        self.pages.front().is_some_and(|p| p.failed)
     }
 
     /// A write that was counted by `add` will never be submitted (e.g. download aborted).
@@ -84,7 +96,7 @@ impl Ledger {
     pub fn take_committable(&mut self) -> Option<Committable> {
         let mut newest = None;
         while let Some(front) = self.pages.front() {
-            if front.pending > 0 || front.closed.is_none() {
+            if front.pending > 0 || front.closed.is_none() || front.failed {
                 break;
             }
             let Some(page) = self.pages.pop_front() else {
@@ -127,11 +139,26 @@ mod tests {
         assert_eq!(ledger.take_committable(), None);
         ledger.ack(1, Ok(()));
         assert_eq!(ledger.take_committable(), None);
-        ledger.ack(1, Err("mapping error".into()));
+        ledger.ack(1, Ok(()));
         let c = ledger.take_committable().unwrap();
         assert_eq!((c.seq, c.checkpoint.as_deref()), (2, Some("c2")));
-        assert_eq!(ledger.failures, vec!["mapping error".to_string()]);
         assert!(ledger.is_idle());
+    }
+
+    #[test]
+    fn a_rejected_write_blocks_its_checkpoint_and_every_later_one() {
+        let mut ledger = Ledger::default();
+        ledger.add(1);
+        ledger.close(1, cp("c1"), OpenEnumerations::new());
+        ledger.add(2);
+        ledger.close(2, cp("c2"), OpenEnumerations::new());
+        ledger.ack(2, Err("mapping error".into()));
+        ledger.ack(1, Ok(()));
+        let c = ledger.take_committable().unwrap();
+        assert_eq!(c.checkpoint.as_deref(), Some("c1"));
+        assert_eq!(ledger.take_committable(), None);
+        assert!(ledger.is_blocked());
+        assert_eq!(ledger.failures, vec!["mapping error".to_string()]);
     }
 
     #[test]

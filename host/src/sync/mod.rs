@@ -101,15 +101,28 @@ pub async fn run(
         Ok(v) => v,
         Err(e) => {
             report.outcome = "failed".into();
-            return (report, Err(SyncError::Failed(anyhow!("the component's index properties are not JSON: {e}"))));
+            return (
+                report,
+                Err(SyncError::Failed(anyhow!(
+                    "the component's index properties are not JSON: {e}"
+                ))),
+            );
         }
     };
     if let Err(e) = sink.prepare(&properties).await {
         report.outcome = "failed".into();
-        return (report, Err(SyncError::Failed(e.context("preparing the index"))));
+        return (
+            report,
+            Err(SyncError::Failed(e.context("preparing the index"))),
+        );
     }
     let state = match store
-        .acquire(&tenant.config.tenant, &tenant.info.id, &options.runner_id, LEASE_TTL)
+        .acquire(
+            &tenant.config.tenant,
+            &tenant.info.id,
+            &options.runner_id,
+            LEASE_TTL,
+        )
         .await
     {
         Ok(state) => state,
@@ -119,7 +132,11 @@ pub async fn run(
             let message = format!("tenant {}: {e}", tenant.config.tenant);
             return (
                 report,
-                Err(if busy { SyncError::Busy(message) } else { SyncError::Failed(anyhow!(message)) }),
+                Err(if busy {
+                    SyncError::Busy(message)
+                } else {
+                    SyncError::Failed(anyhow!(message))
+                }),
             );
         }
     };
@@ -127,7 +144,10 @@ pub async fn run(
     let result = run.execute(runtime, state, acks).await;
     let sink_stats = run.finish().await;
     if let Err(e) = store.release(&tenant.config.tenant).await {
-        tracing::warn!("could not release the lease on tenant {}: {e}", tenant.config.tenant);
+        tracing::warn!(
+            "could not release the lease on tenant {}: {e}",
+            tenant.config.tenant
+        );
     }
     if let Ok(stats) = &sink_stats {
         report.write_failures = stats.failed;
@@ -144,7 +164,9 @@ pub async fn run(
         (Ok(()), Ok(_)) => Ok(()),
     };
     report.outcome = match &result {
-        Ok(()) if report.write_failures > 0 || report.content_failures > 0 => "completed_with_errors".into(),
+        Ok(()) if report.write_failures > 0 || report.content_failures > 0 => {
+            "completed_with_errors".into()
+        }
         Ok(()) => "ok".into(),
         Err(e) => format!("failed: {e}"),
     };
@@ -164,7 +186,7 @@ struct Run<'a> {
     downloads: JoinSet<anyhow::Result<()>>,
     download_slots: Arc<Semaphore>,
     committer: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    committed: Option<watch::Receiver<u64>>,
+    committed: Option<watch::Receiver<Progressed>>,
     open: OpenEnumerations,
     run_marker: String,
     progress: Progress,
@@ -217,7 +239,7 @@ impl<'a> Run<'a> {
         state: TenantState,
         acks: mpsc::UnboundedReceiver<WriteAck>,
     ) -> Result<(), SyncError> {
-        let (committed_tx, committed_rx) = watch::channel(0u64);
+        let (committed_tx, committed_rx) = watch::channel(Progressed::default());
         self.committed = Some(committed_rx);
         self.committer = Some(tokio::spawn(commit_loop(
             self.ledger.clone(),
@@ -236,8 +258,16 @@ impl<'a> Run<'a> {
         let config = self.tenant.source.public_json();
         let (mode, reason, checkpoint) = match (&state.checkpoint, self.options.full) {
             (_, true) => (Mode::Full, "--full was given".to_string(), None),
-            (None, false) => (Mode::Full, "no checkpoint stored for this tenant yet".to_string(), None),
-            (Some(cp), false) => (Mode::Incremental, "resuming from the stored checkpoint".to_string(), Some(cp.clone())),
+            (None, false) => (
+                Mode::Full,
+                "no checkpoint stored for this tenant yet".to_string(),
+                None,
+            ),
+            (Some(cp), false) => (
+                Mode::Incremental,
+                "resuming from the stored checkpoint".to_string(),
+                Some(cp.clone()),
+            ),
         };
         if mode == Mode::Incremental {
             // Enumerations a crashed run left open continue with the same marker.
@@ -248,14 +278,24 @@ impl<'a> Run<'a> {
             Mode::Incremental => "incremental".into(),
         };
         self.report.mode_reason = reason;
-        let session = match connector.start(&config, checkpoint.as_deref()).await.map_err(SyncError::Failed)? {
+        let session = match connector
+            .start(&config, checkpoint.as_deref())
+            .await
+            .map_err(SyncError::Failed)?
+        {
             Ok(session) => session,
             Err(GuestError::CheckpointExpired(why)) => {
-                tracing::warn!("checkpoint expired ({why}): running a full enumeration; nothing is deleted until it completes");
+                tracing::warn!(
+                    "checkpoint expired ({why}): running a full enumeration; nothing is deleted until it completes"
+                );
                 self.report.mode = "full".into();
                 self.report.mode_reason = format!("the stored checkpoint expired ({why})");
                 self.open.clear();
-                match connector.start(&config, None).await.map_err(SyncError::Failed)? {
+                match connector
+                    .start(&config, None)
+                    .await
+                    .map_err(SyncError::Failed)?
+                {
                     Ok(session) => session,
                     Err(e) => return Err(guest_failure(e)),
                 }
@@ -271,7 +311,12 @@ impl<'a> Run<'a> {
 
     /// Pull pages until the session ends; a `checkpoint-expired` mid-session restarts it as
     /// a full enumeration (the completed parts stay; nothing is purged until it completes).
-    async fn pull(&mut self, connector: &mut Connector, session: &Session, config: &str) -> Result<(), SyncError> {
+    async fn pull(
+        &mut self,
+        connector: &mut Connector,
+        session: &Session,
+        config: &str,
+    ) -> Result<(), SyncError> {
         let mut seq = 0u64;
         let mut restarted: Option<Session> = None;
         loop {
@@ -280,25 +325,39 @@ impl<'a> Run<'a> {
                 break;
             }
             let current = restarted.as_ref().unwrap_or(session);
-            let page = match connector.next_page(current).await.map_err(SyncError::Failed)? {
+            let page = match connector
+                .next_page(current)
+                .await
+                .map_err(SyncError::Failed)?
+            {
                 Ok(page) => page,
                 Err(GuestError::CheckpointExpired(why)) if restarted.is_none() => {
-                    tracing::warn!("checkpoint expired mid-run ({why}): restarting as a full enumeration");
+                    tracing::warn!(
+                        "checkpoint expired mid-run ({why}): restarting as a full enumeration"
+                    );
                     self.drain().await.map_err(SyncError::Failed)?;
                     self.report.mode = "full".into();
                     self.report.mode_reason = format!("the stored checkpoint expired ({why})");
                     self.open.clear();
-                    restarted = Some(match connector.start(config, None).await.map_err(SyncError::Failed)? {
-                        Ok(s) => s,
-                        Err(e) => return Err(guest_failure(e)),
-                    });
+                    restarted = Some(
+                        match connector
+                            .start(config, None)
+                            .await
+                            .map_err(SyncError::Failed)?
+                        {
+                            Ok(s) => s,
+                            Err(e) => return Err(guest_failure(e)),
+                        },
+                    );
                     continue;
                 }
                 Err(e) => return Err(guest_failure(e)),
             };
             seq += 1;
             self.report.pages += 1;
-            self.apply_page(seq, page.changes).await.map_err(SyncError::Failed)?;
+            self.apply_page(seq, page.changes)
+                .await
+                .map_err(SyncError::Failed)?;
             fault::crash_point("page", seq);
             if page.checkpoint.is_some() {
                 self.report.last_checkpoint = page.checkpoint.clone();
@@ -330,17 +389,32 @@ impl<'a> Run<'a> {
         let keyed: Vec<String> = changes
             .iter()
             .filter_map(|c| match c {
-                Change::Upsert(d) => d.content.as_ref().and_then(|c| c.content_key.as_ref()).map(|_| d.id.clone()),
+                Change::Upsert(d) => d
+                    .content
+                    .as_ref()
+                    .and_then(|c| c.content_key.as_ref())
+                    .map(|_| d.id.clone()),
                 _ => None,
             })
             .collect();
         let stored_keys = if keyed.is_empty() {
             Default::default()
         } else {
-            self.sink.content_keys(&keyed).await.context("reading stored content keys")?
+            self.sink
+                .content_keys(&keyed)
+                .await
+                .context("reading stored content keys")?
         };
+        // Where each id is upserted last in this page: a delete-tree keeps documents that are
+        // rewritten after it (a move arrives as delete(old path) + upsert(same id)).
+        let mut last_upsert: std::collections::HashMap<String, usize> = Default::default();
+        for (i, change) in changes.iter().enumerate() {
+            if let Change::Upsert(d) = change {
+                last_upsert.insert(d.id.clone(), i);
+            }
+        }
         let mut in_flight: HashSet<String> = HashSet::new();
-        for change in changes {
+        for (position, change) in changes.into_iter().enumerate() {
             self.reap()?;
             match change {
                 Change::Upsert(doc) => {
@@ -363,9 +437,18 @@ impl<'a> Run<'a> {
                 Change::DeleteTree(tree) => {
                     self.drain().await?;
                     in_flight.clear();
-                    let n = self.sink.delete_tree(&tree.field, &tree.value).await.with_context(|| {
-                        format!("deleting {} = {:?} and below", tree.field, tree.value)
-                    })?;
+                    let keep: Vec<String> = last_upsert
+                        .iter()
+                        .filter(|(_, last)| **last > position)
+                        .map(|(id, _)| id.clone())
+                        .collect();
+                    let n = self
+                        .sink
+                        .delete_tree(&tree.field, &tree.value, &keep)
+                        .await
+                        .with_context(|| {
+                            format!("deleting {} = {:?} and below", tree.field, tree.value)
+                        })?;
                     self.report.deleted += n;
                 }
                 Change::BeginEnumeration(scope) => {
@@ -399,14 +482,24 @@ impl<'a> Run<'a> {
         self.report.seen += 1;
         let fields = match serde_json::from_str::<Value>(&doc.fields) {
             Ok(Value::Object(map)) => map,
-            _ => anyhow::bail!("the component sent document {:?} whose fields are not a JSON object", doc.id),
+            _ => anyhow::bail!(
+                "the component sent document {:?} whose fields are not a JSON object",
+                doc.id
+            ),
         };
-        let marker = self.open.get(&doc.scope).cloned().unwrap_or_else(|| self.run_marker.clone());
+        let marker = self
+            .open
+            .get(&doc.scope)
+            .cloned()
+            .unwrap_or_else(|| self.run_marker.clone());
         let Some(request) = doc.content else {
             let source = assemble(fields, &doc.scope, &marker, None, None);
             self.counters.indexed.fetch_add(1, Ordering::Relaxed);
             self.add(seq);
-            return self.sink.submit(Write::Index { id: doc.id, source }, seq).await;
+            return self
+                .sink
+                .submit(Write::Index { id: doc.id, source }, seq)
+                .await;
         };
         let key = request.content_key.clone();
         if let Some(key) = &key {
@@ -414,7 +507,10 @@ impl<'a> Run<'a> {
                 let fields = assemble(fields, &doc.scope, &marker, None, Some(key));
                 self.counters.unchanged.fetch_add(1, Ordering::Relaxed);
                 self.add(seq);
-                return self.sink.submit(Write::Update { id: doc.id, fields }, seq).await;
+                return self
+                    .sink
+                    .submit(Write::Update { id: doc.id, fields }, seq)
+                    .await;
             }
         }
         if let Some(outcome) = self.fetcher.precheck(&request) {
@@ -424,13 +520,20 @@ impl<'a> Run<'a> {
             let source = assemble(fields, &doc.scope, &marker, Some(&outcome), key.as_deref());
             self.counters.indexed.fetch_add(1, Ordering::Relaxed);
             self.add(seq);
-            return self.sink.submit(Write::Index { id: doc.id, source }, seq).await;
+            return self
+                .sink
+                .submit(Write::Index { id: doc.id, source }, seq)
+                .await;
         }
         // Take a download slot here, not in the task: this bounds the work in flight.
         let permit = self.download_slots.clone().acquire_owned().await?;
         self.add(seq);
-        let (sink, fetcher, counters, ledger) =
-            (self.sink.clone(), self.fetcher.clone(), self.counters.clone(), self.ledger.clone());
+        let (sink, fetcher, counters, ledger) = (
+            self.sink.clone(),
+            self.fetcher.clone(),
+            self.counters.clone(),
+            self.ledger.clone(),
+        );
         let scope = doc.scope;
         let id = doc.id;
         self.downloads.spawn(async move {
@@ -495,7 +598,17 @@ impl<'a> Run<'a> {
             return Ok(());
         };
         tokio::select! {
-            r = committed.wait_for(|c| *c >= seq) => { r.map_err(|_| anyhow!("the checkpoint committer stopped"))?; Ok(()) }
+            r = committed.wait_for(|c| c.seq >= seq || c.blocked) => {
+                let progressed = *r.map_err(|_| anyhow!("the checkpoint committer stopped"))?;
+                if progressed.blocked {
+                    let failures = self.ledger.lock().map(|l| l.failures.len()).unwrap_or(0);
+                    anyhow::bail!(
+                        "{failures} document write(s) were rejected by the search engine (see the report); the checkpoint stays at page {} so the next run replays the rest",
+                        progressed.seq
+                    );
+                }
+                Ok(())
+            }
             r = async { match self.committer.as_mut() { Some(h) => h.await, None => std::future::pending().await } } => {
                 self.committer = None;
                 match r {
@@ -544,6 +657,15 @@ impl<'a> Run<'a> {
     }
 }
 
+/// How far the committer got.
+#[derive(Debug, Clone, Copy, Default)]
+struct Progressed {
+    /// The newest page whose checkpoint is durable.
+    seq: u64,
+    /// A rejected write stops all further commits for this run.
+    blocked: bool,
+}
+
 /// Receive acknowledgements and commit checkpoints in page order.
 async fn commit_loop(
     ledger: Arc<Mutex<Ledger>>,
@@ -552,20 +674,17 @@ async fn commit_loop(
     store: Arc<StateStore>,
     tenant: String,
     connector: String,
-    committed: watch::Sender<u64>,
+    committed: watch::Sender<Progressed>,
 ) -> anyhow::Result<()> {
     let mut open = true;
     loop {
-        if open {
-            tokio::select! {
-                ack = acks.recv() => match ack {
-                    Some(ack) => apply_ack(&ledger, ack),
-                    None => open = false,
-                },
-                _ = notify.notified() => {}
-            }
-        } else {
-            notify.notified().await;
+        tokio::select! {
+            ack = acks.recv() => match ack {
+                Some(ack) => apply_ack(&ledger, ack),
+                // The sink closed: no acknowledgement will come; commit what is ready and stop.
+                None => open = false,
+            },
+            _ = notify.notified() => {}
         }
         while let Ok(ack) = acks.try_recv() {
             apply_ack(&ledger, ack);
@@ -586,9 +705,12 @@ async fn commit_loop(
                     .map_err(|e| anyhow!("committing the checkpoint of tenant {tenant}: {e}"))?;
                 fault::crash_point("committed", ready.seq);
             }
-            let _ = committed.send(ready.seq);
+            committed.send_modify(|p| p.seq = ready.seq);
         }
-        if !open && ledger.lock().map(|l| l.is_idle()).unwrap_or(true) {
+        if ledger.lock().map(|l| l.is_blocked()).unwrap_or(false) {
+            committed.send_modify(|p| p.blocked = true);
+        }
+        if !open {
             return Ok(());
         }
     }
@@ -635,7 +757,10 @@ fn assemble(
                     fields.insert("body".into(), Value::String(text.to_string()));
                 }
                 ContentOutcome::Skipped(reason) | ContentOutcome::Failed(reason) => {
-                    fields.insert("content_skipped_reason".into(), Value::String(reason.clone()));
+                    fields.insert(
+                        "content_skipped_reason".into(),
+                        Value::String(reason.clone()),
+                    );
                 }
             }
         }
@@ -672,14 +797,26 @@ mod tests {
             fields.clone(),
             "files",
             "run-1",
-            Some(&ContentOutcome::Extracted { text: Arc::from("hello"), bytes: 5 }),
+            Some(&ContentOutcome::Extracted {
+                text: Arc::from("hello"),
+                bytes: 5,
+            }),
             Some("hash1"),
         );
         assert_eq!(doc["body"], json!("hello"));
         assert_eq!(doc["content_status"], json!("extracted"));
-        assert_eq!(doc["tributary"], json!({"scope": "files", "run": "run-1", "content_key": "hash1"}));
+        assert_eq!(
+            doc["tributary"],
+            json!({"scope": "files", "run": "run-1", "content_key": "hash1"})
+        );
         // A failed download records no key, so the next run tries again.
-        let failed = assemble(fields.clone(), "files", "r", Some(&ContentOutcome::Failed("HTTP 500".into())), Some("hash1"));
+        let failed = assemble(
+            fields.clone(),
+            "files",
+            "r",
+            Some(&ContentOutcome::Failed("HTTP 500".into())),
+            Some("hash1"),
+        );
         assert!(failed["tributary"].get("content_key").is_none());
         assert_eq!(failed["content_skipped_reason"], json!("HTTP 500"));
         // A metadata-only update keeps the stored body: no content fields at all.
