@@ -219,10 +219,10 @@ async fn check_command(runtime: &Runtime, args: ConfigArg) -> u8 {
         Ok(c) => c,
         Err(e) => return fail(EXIT_FAILED, &format!("{e:#}")),
     };
-    if let Some(tokens) = tenant.http.tokens() {
-        if let Err(e) = tokens.token().await {
-            return fail(EXIT_CREDENTIALS, &e.to_string());
-        }
+    if let Some(tokens) = tenant.http.tokens()
+        && let Err(e) = tokens.token().await
+    {
+        return fail(EXIT_CREDENTIALS, &e.to_string());
     }
     match connector.check(&tenant.source.public_json()).await {
         Ok(Ok(summary)) => {

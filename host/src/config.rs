@@ -225,12 +225,12 @@ pub fn bundled_component_dirs() -> Vec<PathBuf> {
     if let Ok(dir) = std::env::var("TRIBUTARY_COMPONENT_DIR") {
         dirs.push(PathBuf::from(dir));
     }
-    if let Ok(exe) = std::env::current_exe() {
-        if let Some(bin_dir) = exe.parent() {
-            dirs.push(bin_dir.join("components"));
-            if let Some(up) = bin_dir.parent() {
-                dirs.push(up.join("components"));
-            }
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(bin_dir) = exe.parent()
+    {
+        dirs.push(bin_dir.join("components"));
+        if let Some(up) = bin_dir.parent() {
+            dirs.push(up.join("components"));
         }
     }
     dirs

@@ -270,10 +270,10 @@ impl HttpService {
         if status >= 500 {
             return Ok(Attempt::Retryable(format!("HTTP {status}")));
         }
-        if let Some(length) = response.content_length() {
-            if length > max_bytes {
-                return Err(HttpError::TooLarge(length));
-            }
+        if let Some(length) = response.content_length()
+            && length > max_bytes
+        {
+            return Err(HttpError::TooLarge(length));
         }
         let mut body = BytesMut::new();
         loop {
@@ -296,10 +296,10 @@ impl HttpService {
             headers,
             body: body.freeze(),
         };
-        if status == 401 {
-            if let Some(token) = token {
-                return Ok(Attempt::Unauthorized(response, token.clone()));
-            }
+        if status == 401
+            && let Some(token) = token
+        {
+            return Ok(Attempt::Unauthorized(response, token.clone()));
         }
         Ok(Attempt::Done(response))
     }

@@ -77,10 +77,10 @@ impl TokenSource {
     /// A valid access token, refreshing first when there is none or it is about to expire.
     pub async fn token(&self) -> Result<Secret, CredentialError> {
         let mut current = self.current.lock().await;
-        if let Some(token) = current.as_ref() {
-            if Instant::now() < token.refresh_after {
-                return Ok(token.value.clone());
-            }
+        if let Some(token) = current.as_ref()
+            && Instant::now() < token.refresh_after
+        {
+            return Ok(token.value.clone());
         }
         let fresh = self.grant().await?;
         let value = fresh.value.clone();
@@ -91,10 +91,10 @@ impl TokenSource {
     /// The server said `stale` is no longer valid: refresh unless another task already did.
     pub async fn refresh_after_rejection(&self, stale: &Secret) -> Result<Secret, CredentialError> {
         let mut current = self.current.lock().await;
-        if let Some(token) = current.as_ref() {
-            if &token.value != stale {
-                return Ok(token.value.clone());
-            }
+        if let Some(token) = current.as_ref()
+            && &token.value != stale
+        {
+            return Ok(token.value.clone());
         }
         let fresh = self.grant().await?;
         let value = fresh.value.clone();

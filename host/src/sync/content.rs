@@ -62,13 +62,13 @@ impl ContentFetcher {
         if !self.extract {
             return Some(ContentOutcome::Skipped("extraction disabled".into()));
         }
-        if let Some(size) = request.size {
-            if size > self.max_bytes {
-                return Some(ContentOutcome::Skipped(format!(
-                    "too large ({size} bytes > content.max_bytes {})",
-                    self.max_bytes
-                )));
-            }
+        if let Some(size) = request.size
+            && size > self.max_bytes
+        {
+            return Some(ContentOutcome::Skipped(format!(
+                "too large ({size} bytes > content.max_bytes {})",
+                self.max_bytes
+            )));
         }
         if !extract::is_supported(&request.file_name) {
             return Some(ContentOutcome::Skipped(unsupported_reason(

@@ -16,10 +16,11 @@ fn configured() -> Option<&'static (String, u64)> {
 
 /// Abort the process (like SIGKILL: no cleanup, no flush) if this is the configured point.
 pub fn crash_point(name: &str, n: u64) {
-    if let Some((point, at)) = configured() {
-        if point == name && *at == n {
-            eprintln!("tributary: crash point {name}:{n} reached, aborting");
-            std::process::abort();
-        }
+    if let Some((point, at)) = configured()
+        && point == name
+        && *at == n
+    {
+        eprintln!("tributary: crash point {name}:{n} reached, aborting");
+        std::process::abort();
     }
 }

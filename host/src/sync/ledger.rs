@@ -66,10 +66,10 @@ impl Ledger {
     /// The sink acknowledged one write of page `seq`.
     pub fn ack(&mut self, seq: u64, outcome: Result<(), String>) {
         let failed = outcome.is_err();
-        if let Err(reason) = outcome {
-            if self.failures.len() < 1000 {
-                self.failures.push(reason);
-            }
+        if let Err(reason) = outcome
+            && self.failures.len() < 1000
+        {
+            self.failures.push(reason);
         }
         if let Some(page) = self.pages.iter_mut().find(|p| p.seq == seq) {
             page.pending = page.pending.saturating_sub(1);

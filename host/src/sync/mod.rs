@@ -373,10 +373,10 @@ impl<'a> Run<'a> {
                 break;
             }
         }
-        if let Some(extra) = restarted {
-            if let Err(e) = connector.finish(extra).await {
-                tracing::debug!("{e:#}");
-            }
+        if let Some(extra) = restarted
+            && let Err(e) = connector.finish(extra).await
+        {
+            tracing::debug!("{e:#}");
         }
         self.drain().await.map_err(SyncError::Failed)?;
         self.wait_committed(seq).await.map_err(SyncError::Failed)?;
@@ -502,16 +502,16 @@ impl<'a> Run<'a> {
                 .await;
         };
         let key = request.content_key.clone();
-        if let Some(key) = &key {
-            if stored_keys.get(&doc.id) == Some(key) {
-                let fields = assemble(fields, &doc.scope, &marker, None, Some(key));
-                self.counters.unchanged.fetch_add(1, Ordering::Relaxed);
-                self.add(seq);
-                return self
-                    .sink
-                    .submit(Write::Update { id: doc.id, fields }, seq)
-                    .await;
-            }
+        if let Some(key) = &key
+            && stored_keys.get(&doc.id) == Some(key)
+        {
+            let fields = assemble(fields, &doc.scope, &marker, None, Some(key));
+            self.counters.unchanged.fetch_add(1, Ordering::Relaxed);
+            self.add(seq);
+            return self
+                .sink
+                .submit(Write::Update { id: doc.id, fields }, seq)
+                .await;
         }
         if let Some(outcome) = self.fetcher.precheck(&request) {
             if let ContentOutcome::Skipped(reason) = &outcome {
