@@ -735,9 +735,12 @@ fn assemble(
     content_key: Option<&str>,
 ) -> Map<String, Value> {
     let mut tributary = json!({ "scope": scope, "run": marker });
+    // Only extracted text is worth keeping across runs. A skip (too large, unsupported type,
+    // extraction off) is decided again each run without downloading, so raising
+    // `content.max_bytes` or turning extraction on takes effect; a failure is retried.
     let record_key = match content {
-        Some(ContentOutcome::Failed(_)) => false,
-        Some(_) => true,
+        Some(ContentOutcome::Extracted { .. }) => true,
+        Some(_) => false,
         // Metadata-only update: the stored content (and its key) stays valid.
         None => content_key.is_some(),
     };
