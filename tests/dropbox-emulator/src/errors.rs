@@ -44,12 +44,25 @@ pub struct Rendered {
 static DOTS: AtomicU64 = AtomicU64::new(0);
 
 /// `error_summary`: the chain of union tags joined by `/`, then `/` and 1..3 dots.
+///
+/// The chain follows a union value nested under its tag (`{".tag":"path","path":{…}}`) and,
+/// for a plain-struct member whose fields are inlined next to `.tag` (§0.4), the first of
+/// those fields that is itself a union (`{".tag":"path","reason":{…},"upload_session_id":""}`
+/// gives `path/conflict/file/…`).
 pub fn summary(err: &Value) -> String {
     let mut parts = Vec::new();
     let mut cur = err;
     while let Some(tag) = cur.get(".tag").and_then(Value::as_str) {
         parts.push(tag.to_string());
-        match cur.get(tag) {
+        let next = match cur.get(tag) {
+            Some(inner) => Some(inner),
+            None => cur.as_object().and_then(|o| {
+                o.iter()
+                    .find(|(k, v)| k.as_str() != ".tag" && v.get(".tag").is_some())
+                    .map(|(_, v)| v)
+            }),
+        };
+        match next {
             Some(inner) if inner.get(".tag").is_some() => cur = inner,
             _ => break,
         }
@@ -181,5 +194,15 @@ mod tests {
     fn summary_follows_nested_tags() {
         let s = summary(&nest("path", tag("not_found")));
         assert!(s.starts_with("path/not_found/."), "{s}");
+    }
+
+    #[test]
+    fn summary_follows_inlined_struct_fields() {
+        let err = json!({".tag": "path", "reason": nest("conflict", tag("file")),
+                         "upload_session_id": ""});
+        let s = summary(&err);
+        assert!(s.starts_with("path/conflict/file/."), "{s}");
+        let s = summary(&json!({".tag": "missing_scope", "required_scope": "sharing.read"}));
+        assert!(s.starts_with("missing_scope/."), "{s}");
     }
 }

@@ -30,6 +30,8 @@ pub enum Principal {
 struct AccessToken {
     principal: Principal,
     expires_at: Instant,
+    /// The refresh token this access token belongs to (minted from it, or issued with it).
+    refresh: Option<String>,
 }
 
 struct Code {
@@ -74,8 +76,13 @@ impl Tokens {
         )
     }
 
-    /// Issue an access token.
+    /// Issue an access token that belongs to no refresh token.
     pub fn issue(&mut self, principal: Principal) -> String {
+        self.issue_for(principal, None)
+    }
+
+    /// Issue an access token, remembering the refresh token it belongs to.
+    fn issue_for(&mut self, principal: Principal, refresh: Option<&str>) -> String {
         let prefix = match principal {
             Principal::User(_) => "sl.u.",
             Principal::Team => "sl.t.",
@@ -87,6 +94,7 @@ impl Tokens {
             AccessToken {
                 principal,
                 expires_at,
+                refresh: refresh.map(str::to_string),
             },
         );
         tok
@@ -97,6 +105,19 @@ impl Tokens {
         let now = Instant::now();
         for t in self.access.values_mut() {
             t.expires_at = now;
+        }
+    }
+
+    /// `auth/token/revoke`: disable `token`. If it has a refresh token, that refresh token is
+    /// disabled too, along with every other access token minted from it (§1.2).
+    pub fn revoke(&mut self, token: &str) {
+        let Some(t) = self.access.remove(token) else {
+            return;
+        };
+        if let Some(rt) = t.refresh {
+            self.refresh.remove(&rt);
+            self.access
+                .retain(|_, other| other.refresh.as_deref() != Some(rt.as_str()));
         }
     }
 
@@ -129,6 +150,17 @@ fn oauth_error(body: Value) -> (u16, Value) {
 
 fn invalid_client() -> (u16, Value) {
     oauth_error(json!({"error": "invalid_client: Invalid client_id or client_secret"}))
+}
+
+/// App auth on an API route: whether `basic` (the base64 part of `Authorization: Basic …`)
+/// holds this app's `app_key:app_secret`.
+pub fn app_auth_ok(app: &App, basic: &str) -> bool {
+    let Ok(raw) = STANDARD.decode(basic.trim()) else {
+        return false;
+    };
+    let s = String::from_utf8_lossy(&raw);
+    s.split_once(':')
+        .is_some_and(|(k, v)| k == app.config.app_key && v == app.config.app_secret)
 }
 
 /// Parse `a=b&c=d` into a map.
@@ -172,7 +204,7 @@ pub fn token(app: &App, query: &str, body: &[u8], basic: Option<&str>) -> (u16, 
                 return oauth_error(json!({"error": "invalid_grant",
                     "error_description": "refresh token is invalid or revoked"}));
             }
-            let access = tokens.issue(principal);
+            let access = tokens.issue_for(principal, Some(&rt));
             (
                 200,
                 json!({"access_token": access, "token_type": "bearer", "expires_in": tokens.lifetime}),
@@ -209,7 +241,11 @@ pub fn token(app: &App, query: &str, body: &[u8], basic: Option<&str>) -> (u16, 
             }
             let offline = code.offline;
             tokens.codes.remove(&code_s);
-            let access = tokens.issue(principal);
+            let rt = offline.then(|| tokens.fresh("rt-", 43));
+            if let Some(rt) = &rt {
+                tokens.refresh.insert(rt.clone());
+            }
+            let access = tokens.issue_for(principal, rt.as_deref());
             let world = app.read_world();
             let admin = world.default_account();
             let acc = world.accounts.get(admin);
@@ -226,9 +262,7 @@ pub fn token(app: &App, query: &str, body: &[u8], basic: Option<&str>) -> (u16, 
                         json!(acc.map(|a| a.account_id.clone()).unwrap_or_default()),
                     ),
                 };
-                if offline {
-                    let rt = tokens.fresh("rt-", 43);
-                    tokens.refresh.insert(rt.clone());
+                if let Some(rt) = rt {
                     o.insert("refresh_token".into(), json!(rt));
                 }
             }

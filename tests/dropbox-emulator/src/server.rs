@@ -350,7 +350,7 @@ async fn api(
     };
     let caller = match spec.auth {
         AuthKind::None => None,
-        kind => Some(authenticate(app, name, kind, headers, &query)?),
+        kind => authenticate(app, name, kind, headers, &query)?,
     };
     let call = Call {
         route: name,
@@ -392,13 +392,15 @@ async fn api(
     })
 }
 
+/// Check the credentials of a route that needs auth. `Ok(None)` is app auth (HTTP Basic with
+/// the app key and secret) on an `app, user` route: the call has no user behind it.
 fn authenticate(
     app: &App,
     name: &str,
     kind: AuthKind,
     headers: &HeaderMap,
     query: &HashMap<String, String>,
-) -> Result<Caller, ApiError> {
+) -> Result<Option<Caller>, ApiError> {
     let raw = match headers.get(header::AUTHORIZATION) {
         Some(v) => String::from_utf8_lossy(v.as_bytes()).to_string(),
         None => match query.get("authorization") {
@@ -411,6 +413,20 @@ fn authenticate(
             }
         },
     };
+    if kind == AuthKind::AppUser
+        && let Some(basic) = raw.strip_prefix("Basic ")
+    {
+        return if oauth::app_auth_ok(app, basic) {
+            Ok(None)
+        } else {
+            Err(ApiError::bad(
+                name,
+                format!(
+                    "Invalid authorization value in HTTP header \"Authorization\": \"{raw}\".  The app key or app secret is invalid."
+                ),
+            ))
+        };
+    }
     let token = raw.strip_prefix("Bearer ").ok_or_else(|| {
         ApiError::bad(
             name,
@@ -419,15 +435,23 @@ fn authenticate(
             ),
         )
     })?;
-    let principal = app.tokens().check(name, token.trim())?;
+    let token = token.trim();
+    let principal = app.tokens().check(name, token)?;
     let world = app.read_world();
+    let caller = |account: usize, view| {
+        Some(Caller {
+            account,
+            view,
+            token: token.to_string(),
+        })
+    };
     match (kind, principal) {
-        (AuthKind::Team, Principal::Team) => {
+        (AuthKind::Team | AuthKind::AnyToken, Principal::Team) => {
             let admin = world.default_account();
-            Ok(Caller {
-                account: admin,
-                view: world.root_view(admin),
-            })
+            Ok(caller(admin, world.root_view(admin)))
+        }
+        (AuthKind::AnyToken, Principal::User(account)) => {
+            Ok(caller(account, world.home_view(account)))
         }
         (AuthKind::Team, Principal::User(_)) => Err(ApiError::bad(
             name,
@@ -435,7 +459,7 @@ fn authenticate(
         )),
         (_, Principal::User(account)) => {
             let view = path_root(&world, name, account, headers)?;
-            Ok(Caller { account, view })
+            Ok(caller(account, view))
         }
         (_, Principal::Team) => {
             let (member, admin_mode) = match (
@@ -467,7 +491,7 @@ fn authenticate(
                 return Err(ApiError::auth("invalid_select_admin"));
             }
             let view = path_root(&world, name, account, headers)?;
-            Ok(Caller { account, view })
+            Ok(caller(account, view))
         }
     }
 }

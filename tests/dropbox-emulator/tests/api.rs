@@ -767,3 +767,291 @@ async fn generated_tree_lists_completely_with_valid_shapes() {
     let tree = emu.admin(Method::GET, "tree", json!(null)).await;
     assert_eq!(tree["entries"].as_array().unwrap().len(), entries.len());
 }
+
+/// Raw `files/upload` in `add` mode: (status, JSON body).
+async fn upload_add(emu: &common::Emu, path: &str, content: &[u8]) -> (u16, Value) {
+    let r = emu
+        .http
+        .post(format!("{}/2/files/upload", emu.url))
+        .bearer_auth(&emu.token)
+        .header("Content-Type", "application/octet-stream")
+        .header(
+            "Dropbox-API-Arg",
+            header_json(&json!({"path": path, "mode": "add", "autorename": false})),
+        )
+        .body(content.to_vec())
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn upload_errors_inline_upload_write_failed() {
+    // F1: UploadError.path is the plain struct UploadWriteFailed, so its fields sit next to
+    // `.tag` (§0.4), and error_summary chains through `reason`.
+    let emu = spawn(basic()).await;
+    let (s, v) = upload_add(&emu, "/Docs/a.txt", b"different").await;
+    assert_eq!(s, 409, "{v}");
+    assert_eq!(
+        v["error"],
+        json!({".tag": "path", "reason": {".tag": "conflict", "conflict": {".tag": "file"}},
+               "upload_session_id": ""})
+    );
+    let summary = v["error_summary"].as_str().unwrap();
+    assert!(summary.starts_with("path/conflict/file/."), "{summary}");
+    let (s, v) = upload_add(&emu, "/Empty", b"x").await;
+    assert_eq!(s, 409, "{v}");
+    assert_eq!(
+        v["error"],
+        json!({".tag": "path", "reason": {".tag": "conflict", "conflict": {".tag": "folder"}},
+               "upload_session_id": ""})
+    );
+    // A file in the way of a parent folder comes from the shared write helpers; same shape.
+    let (s, v) = upload_add(&emu, "/Docs/a.txt/b.txt", b"x").await;
+    assert_eq!(s, 409, "{v}");
+    assert_eq!(v["error"][".tag"], "path");
+    assert_eq!(v["error"]["reason"][".tag"], "conflict");
+    assert_eq!(v["error"]["upload_session_id"], "");
+    assert!(v["error"].get("path").is_none(), "{v}");
+    // Identical content in add mode is not a conflict.
+    let (s, _) = upload_add(&emu, "/Docs/a.txt", b"hello").await;
+    assert_eq!(s, 200);
+    // SearchError.invalid_argument is a nullable String: nested under the tag, not a union.
+    let (s, v) = emu
+        .rpc("files/search/continue_v2", json!({"cursor": "garbage"}))
+        .await;
+    assert_eq!(s, 409);
+    assert!(v["error"]["invalid_argument"].is_string(), "{v}");
+    assert!(
+        v["error_summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid_argument/."),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn token_revoke_disables_the_token_and_its_refresh_token() {
+    // F2: POST /2/auth/token/revoke (Void in, Void out) answers 200 application/json `null`.
+    let emu = spawn(basic()).await;
+    let sibling = emu.refresh().await;
+    emu.ok("users/get_current_account", Value::Null).await;
+    let r = emu
+        .http
+        .post(format!("{}/2/auth/token/revoke", emu.url))
+        .bearer_auth(&emu.token)
+        .header("Content-Type", "application/json")
+        .body("null")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers().get("content-type").unwrap().to_str().unwrap(),
+        "application/json"
+    );
+    assert_eq!(r.text().await.unwrap(), "null");
+    // The token is gone: 401 invalid_access_token, also for a second revoke.
+    let (s, v) = emu.rpc("users/get_current_account", Value::Null).await;
+    assert_eq!(
+        (s, v["error"][".tag"].as_str()),
+        (401, Some("invalid_access_token"))
+    );
+    let (s, v) = emu.rpc("auth/token/revoke", Value::Null).await;
+    assert_eq!(
+        (s, v["error"][".tag"].as_str()),
+        (401, Some("invalid_access_token"))
+    );
+    // So are its refresh token and the other access tokens minted from it.
+    let r = emu
+        .http
+        .post(format!("{}/2/users/get_current_account", emu.url))
+        .bearer_auth(&sibling)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = emu
+        .http
+        .post(format!("{}/oauth2/token", emu.url))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "emulator-refresh-token"),
+            ("client_id", "emulator-app-key"),
+            ("client_secret", "emulator-app-secret"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn token_revoke_of_an_online_token_leaves_other_grants_alone() {
+    // An access token without a refresh token (online code flow) revokes only itself; the
+    // curl-style Void call (no body, no Content-Type) works too.
+    let emu = spawn(basic()).await;
+    let page = emu
+        .http
+        .get(format!(
+            "{}/oauth2/authorize?client_id=emulator-app-key&response_type=code&token_access_type=online",
+            emu.url
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let code = page
+        .split("<code id=\"auth-code\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap();
+    let r = emu
+        .http
+        .post(format!("{}/oauth2/token", emu.url))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("client_id", "emulator-app-key"),
+            ("client_secret", "emulator-app-secret"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert!(v.get("refresh_token").is_none());
+    let online = v["access_token"].as_str().unwrap().to_string();
+    let r = emu
+        .http
+        .post(format!("{}/2/auth/token/revoke", emu.url))
+        .bearer_auth(&online)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "null");
+    let r = emu
+        .http
+        .post(format!("{}/2/users/get_current_account", emu.url))
+        .bearer_auth(&online)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    emu.ok("users/get_current_account", Value::Null).await;
+    emu.refresh().await;
+}
+
+#[tokio::test]
+async fn app_auth_is_accepted_on_app_user_routes() {
+    // F3: `app, user` routes take HTTP Basic app_key:app_secret (§5.2, §5.3, §3.1).
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let app_auth = format!("Basic {}", b64("emulator-app-key:emulator-app-secret"));
+    let emu = spawn(basic()).await;
+    let v = emu
+        .ok("sharing/list_received_files", json!({"limit": 10}))
+        .await;
+    let url = v["entries"][0]["preview_url"].as_str().unwrap().to_string();
+    let rpc = |route: &'static str, auth: String, arg: Value| {
+        let http = emu.http.clone();
+        let full = format!("{}/2/{route}", emu.url);
+        async move {
+            let r = http
+                .post(full)
+                .header("Authorization", auth)
+                .header("Content-Type", "application/json")
+                .body(serde_json::to_vec(&arg).unwrap())
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let text = r.text().await.unwrap();
+            (
+                status,
+                serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            )
+        }
+    };
+    let (s, v) = rpc(
+        "sharing/get_shared_link_metadata",
+        app_auth.clone(),
+        json!({"url": url}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        (v[".tag"].as_str(), v["name"].as_str()),
+        (Some("file"), Some("Budget.txt"))
+    );
+    let r = emu
+        .http
+        .post(format!("{}/2/sharing/get_shared_link_file", emu.url))
+        .header("Authorization", &app_auth)
+        .header("Dropbox-API-Arg", header_json(&json!({"url": url})))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().contains_key("dropbox-api-result"));
+    assert_eq!(r.text().await.unwrap(), "money");
+    // list_folder with shared_link: the emulator's links are file links.
+    let (s, v) = rpc(
+        "files/list_folder",
+        app_auth.clone(),
+        json!({"path": "", "shared_link": {"url": url}}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["path"][".tag"].as_str()),
+        (409, Some("not_folder")),
+        "{v}"
+    );
+    let (s, v) = rpc(
+        "files/list_folder",
+        app_auth.clone(),
+        json!({"path": "", "shared_link": {"url": "https://www.dropbox.com/scl/fi/nope/x"}}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["path"][".tag"].as_str()),
+        (409, Some("not_found")),
+        "{v}"
+    );
+    // App auth cannot list a user's folder, and a wrong secret is refused.
+    let (s, _) = rpc("files/list_folder", app_auth.clone(), json!({"path": ""})).await;
+    assert_eq!(s, 400);
+    let (s, v) = rpc(
+        "sharing/get_shared_link_metadata",
+        format!("Basic {}", b64("emulator-app-key:wrong")),
+        json!({"url": url}),
+    )
+    .await;
+    assert_eq!(s, 400, "{v}");
+    // Routes with plain `user` auth still want a bearer token.
+    let (s, v) = rpc(
+        "files/get_metadata",
+        app_auth.clone(),
+        json!({"path": "/Docs/a.txt"}),
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert!(v.as_str().unwrap().contains("Expecting \"Bearer"), "{v}");
+    // A user token keeps working on the same routes.
+    let (s, _) = rpc(
+        "sharing/get_shared_link_metadata",
+        format!("Bearer {}", emu.token),
+        json!({"url": url}),
+    )
+    .await;
+    assert_eq!(s, 200);
+}

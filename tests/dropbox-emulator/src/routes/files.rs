@@ -197,8 +197,10 @@ pub fn dispatch(app: &App, call: &Call) -> Result<Reply, ApiError> {
         "files/search_v2" => search(app, call, None),
         "files/search/continue_v2" => {
             let a: CursorArg = call.arg()?;
-            let c = SearchCursor::decode(&a.cursor)
-                .ok_or_else(|| ApiError::route2("invalid_argument", "invalid_cursor"))?;
+            let c = SearchCursor::decode(&a.cursor).ok_or_else(|| {
+                // SearchError.invalid_argument is a nullable String, nested under its tag.
+                ApiError::Route(nest("invalid_argument", json!("Invalid cursor")))
+            })?;
             search(app, call, Some(c))
         }
         "files/upload" => upload(app, call),
@@ -228,7 +230,16 @@ fn list_folder(app: &App, call: &Call, latest: bool) -> Result<Reply, ApiError> 
     {
         return Err(call.bad_field("limit", format!("{l} is not within range [1, 2000]")));
     }
-    let caller = call.caller()?;
+    if let Some(link) = &a.shared_link {
+        return list_shared_link(app, call, link);
+    }
+    // App auth (no caller) can only list a shared link.
+    let caller = call.caller.as_ref().ok_or_else(|| {
+        call.bad_field(
+            "shared_link",
+            "is required when the call uses app authentication",
+        )
+    })?;
     let world = app.read_world();
     let view = view_for_path(&world, caller, &a.path)?;
     let global = match world.resolve(&view, &a.path)? {
@@ -258,6 +269,31 @@ fn list_folder(app: &App, call: &Call, latest: bool) -> Result<Reply, ApiError> 
     Ok(Reply::Json(json!({
         "entries": page.entries, "cursor": page.cursor, "has_more": page.has_more,
     })))
+}
+
+/// `files/list_folder` with `shared_link` (§3.1; auth `app, user`). Every shared link the
+/// emulator knows is a link to a single file, so a known link is `path/not_folder` and an
+/// unknown one `path/not_found`.
+fn list_shared_link(app: &App, call: &Call, link: &Value) -> Result<Reply, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct SharedLink {
+        url: String,
+        #[serde(default)]
+        password: Option<String>,
+    }
+    let link = SharedLink::deserialize(link).map_err(|e| {
+        crate::errors::decode_error(call.route, &format!("{}: shared_link", call.arg_source), &e)
+    })?;
+    let world = app.read_world();
+    Err(ApiError::path(
+        if crate::routes::sharing::find_link(&world, &link.url).is_ok() {
+            "not_folder"
+        } else {
+            "not_found"
+        },
+    ))
 }
 
 fn list_continue(app: &App, call: &Call) -> Result<Reply, ApiError> {
@@ -693,10 +729,28 @@ fn autorename(world: &World, display: &str) -> String {
         .unwrap_or_else(|| display.to_string())
 }
 
-fn upload_conflict() -> ApiError {
-    ApiError::Route(
-        json!({".tag": "path", "path": {"reason": nest("conflict", tag("file")), "upload_session_id": ""}}),
-    )
+/// `UploadError.path` is `UploadWriteFailed`, a plain struct, so its fields are inlined next
+/// to the tag (§0.4): `{".tag":"path","reason":<WriteError>,"upload_session_id":""}`.
+fn upload_write_failed(reason: Value) -> ApiError {
+    ApiError::Route(json!({".tag": "path", "reason": reason, "upload_session_id": ""}))
+}
+
+fn upload_conflict(kind: &str) -> ApiError {
+    upload_write_failed(nest("conflict", tag(kind)))
+}
+
+/// Re-shape a `{".tag":"path","path":<reason>}` error from the shared write helpers into
+/// `UploadError`'s inlined `UploadWriteFailed`.
+fn as_upload_error(e: ApiError) -> ApiError {
+    match e {
+        ApiError::Route(v) if v.get(".tag").and_then(Value::as_str) == Some("path") => {
+            match v.get("path") {
+                Some(reason) => upload_write_failed(reason.clone()),
+                None => ApiError::Route(v),
+            }
+        }
+        other => other,
+    }
 }
 
 fn upload(app: &App, call: &Call) -> Result<Reply, ApiError> {
@@ -731,13 +785,12 @@ fn upload(app: &App, call: &Call) -> Result<Reply, ApiError> {
     }
     let mut world = app.write_world();
     let view = caller.view.clone();
-    let (lower_p, mut display) = write_target(&world, &view, call, "path", &a.path)?;
+    let (lower_p, mut display) =
+        write_target(&world, &view, call, "path", &a.path).map_err(as_upload_error)?;
     if let Some(existing) = world.tree.get(&lower_p).cloned() {
         if existing.kind == Kind::Folder {
             if !a.autorename {
-                return Err(ApiError::Route(
-                    json!({".tag": "path", "path": {"reason": nest("conflict", tag("folder")), "upload_session_id": ""}}),
-                ));
+                return Err(upload_conflict("folder"));
             }
             display = autorename(&world, &display);
         } else {
@@ -754,11 +807,13 @@ fn upload(app: &App, call: &Call) -> Result<Reply, ApiError> {
                     )));
                 }
                 _ if a.autorename => display = autorename(&world, &display),
-                _ => return Err(upload_conflict()),
+                _ => return Err(upload_conflict("file")),
             }
         }
     }
-    let node = world.put_file(&display, data, client_modified, now, true)?;
+    let node = world
+        .put_file(&display, data, client_modified, now, true)
+        .map_err(as_upload_error)?;
     let out = metadata::render(&world, &view, &node, false);
     drop(world);
     app.notify();

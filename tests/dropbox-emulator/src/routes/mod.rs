@@ -35,6 +35,11 @@ pub enum AuthKind {
     User,
     /// A team token.
     Team,
+    /// `app, user`: a user token (as [`AuthKind::User`]) or HTTP Basic app auth
+    /// (`app_key:app_secret`), which leaves the call without a caller.
+    AppUser,
+    /// Any valid bearer token, user or team, with no Select-User needed (`auth/token/revoke`).
+    AnyToken,
     /// No token (longpoll).
     None,
 }
@@ -71,9 +76,18 @@ pub fn spec(name: &str) -> Option<Spec> {
             ..rpc(Team)
         },
         "files/list_folder/longpoll" => rpc(None),
-        "files/download" | "files/export" | "sharing/get_shared_link_file" => Spec {
+        "auth/token/revoke" => Spec {
+            void: true,
+            ..rpc(AnyToken)
+        },
+        "files/download" | "files/export" => Spec {
             style: Style::Download,
             auth: User,
+            void: false,
+        },
+        "sharing/get_shared_link_file" => Spec {
+            style: Style::Download,
+            auth: AppUser,
             void: false,
         },
         "files/upload" => Spec {
@@ -81,8 +95,8 @@ pub fn spec(name: &str) -> Option<Spec> {
             auth: User,
             void: false,
         },
-        "files/list_folder"
-        | "files/list_folder/continue"
+        "files/list_folder" | "sharing/get_shared_link_metadata" => rpc(AppUser),
+        "files/list_folder/continue"
         | "files/list_folder/get_latest_cursor"
         | "files/get_metadata"
         | "files/get_temporary_link"
@@ -93,7 +107,6 @@ pub fn spec(name: &str) -> Option<Spec> {
         | "files/move_v2"
         | "sharing/list_received_files"
         | "sharing/list_received_files/continue"
-        | "sharing/get_shared_link_metadata"
         | "sharing/list_file_members"
         | "sharing/list_file_members/batch"
         | "sharing/list_file_members/continue"
@@ -114,6 +127,8 @@ pub struct Caller {
     pub account: usize,
     /// Path view (home, team root, or a namespace).
     pub view: View,
+    /// The bearer token the call was made with.
+    pub token: String,
 }
 
 /// One decoded API call.
@@ -124,7 +139,7 @@ pub struct Call<'a> {
     pub arg: Value,
     /// Where the argument came from, for error wording.
     pub arg_source: &'static str,
-    /// Caller (absent on noauth routes).
+    /// Caller (absent on noauth routes and on `app, user` routes called with app auth).
     pub caller: Option<Caller>,
     /// Request body (uploads).
     pub body: bytes::Bytes,
@@ -257,6 +272,11 @@ pub struct CursorArg {
 pub fn dispatch(app: &App, call: &Call) -> Result<Reply, ApiError> {
     match call.route {
         "users/get_current_account" => users::get_current_account(app, call),
+        "auth/token/revoke" => {
+            let caller = call.caller()?;
+            app.tokens().revoke(&caller.token);
+            Ok(Reply::Json(Value::Null))
+        }
         r if r.starts_with("files/") => files::dispatch(app, call),
         r if r.starts_with("sharing/") => sharing::dispatch(app, call),
         r if r.starts_with("team/") => team::dispatch(app, call),

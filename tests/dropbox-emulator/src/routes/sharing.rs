@@ -290,7 +290,8 @@ fn strip_query(u: &str) -> &str {
     u.split(['?', '#']).next().unwrap_or(u)
 }
 
-fn find_link<'a>(world: &'a World, url: &str) -> Result<&'a Received, ApiError> {
+/// The received file a shared-link URL points at (query and fragment ignored).
+pub fn find_link<'a>(world: &'a World, url: &str) -> Result<&'a Received, ApiError> {
     let want = strip_query(url);
     world
         .received
