@@ -149,13 +149,6 @@ pub(crate) async fn open_outputs(
     Ok((sink, acks_rx, Arc::new(store)))
 }
 
-fn runner_id() -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "host".into());
-    format!("{host}-{}", std::process::id())
-}
-
 async fn sync_command(runtime: &Runtime, args: SyncArgs) -> u8 {
     let tenant = match load_tenant(runtime, &args.config, true).await {
         Ok(t) => t,
@@ -167,7 +160,7 @@ async fn sync_command(runtime: &Runtime, args: SyncArgs) -> u8 {
     };
     let options = SyncOptions {
         full: args.full,
-        runner_id: runner_id(),
+        runner_id: crate::state::local_runner_id(),
         progress: !args.quiet,
         stop: Arc::new(AtomicBool::new(false)),
     };

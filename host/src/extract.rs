@@ -302,7 +302,7 @@ mod tests {
         let html = b"<!DOCTYPE html><html><head><title>T&amp;C</title><style>p{color:red}</style>\
             <script type=\"x\">var a = '<b>';</script></head><body><!-- hidden --><p>Caf&eacute; &lt;b&gt;\
             &#233;&#x41;</p><p>two</p><scripted>kept</scripted></body></html>";
-        assert_eq!(text("page.html", html), "T&C Caf&eacute; <b> éA two kept");
+        assert_eq!(text("page.html", html), "T&C Caf&eacute; <b>éA two kept");
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub struct SyncReport {
     pub skipped: BTreeMap<String, u64>,
     /// Content downloads that failed (document indexed without content; retried next time).
     pub content_failures: u64,
+    /// Content the source refused with a client error (typically deleted or moved since it
+    /// was listed); not a failure of the run.
+    pub content_unavailable: u64,
     /// Writes the search engine rejected.
     pub write_failures: u64,
     pub write_failure_examples: Vec<String>,
@@ -75,6 +78,12 @@ impl SyncReport {
                 .map(|(reason, n)| format!("{n} {reason}"))
                 .collect();
             out.push_str(&format!("  no content: {}\n", reasons.join(", ")));
+        }
+        if self.content_unavailable > 0 {
+            out.push_str(&format!(
+                "  gone:       {} files vanished between listing and download\n",
+                self.content_unavailable
+            ));
         }
         if self.content_failures > 0 || self.write_failures > 0 {
             out.push_str(&format!(

@@ -220,9 +220,44 @@ fn forget(b: &impl Backend, tenant: &str) -> Option<Held> {
     b.held().lock().ok().and_then(|mut map| map.remove(tenant))
 }
 
+/// This process's runner id: `<hostname>-<pid>`.
+pub fn local_runner_id() -> String {
+    format!("{}-{}", local_host_name(), std::process::id())
+}
+
+fn local_host_name() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "host".into())
+}
+
+/// A lease held by a runner on this host whose process is gone (killed, crashed) can be taken
+/// over at once instead of waiting for it to expire.
+fn holder_is_dead_here(holder: &str) -> bool {
+    let Some((host, pid)) = holder.rsplit_once('-') else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    host == local_host_name()
+        && pid != std::process::id()
+        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
 fn busy(tenant: &str, doc: &StateDoc, runner_id: Option<&str>) -> Option<StateError> {
     let lease = doc.lease.as_ref()?;
     let foreign = runner_id != Some(lease.holder.as_str());
+    if foreign && runner_id.is_some() && holder_is_dead_here(&lease.holder) {
+        tracing::warn!(
+            %tenant,
+            holder = %lease.holder,
+            "taking over the lease of a runner on this host that is no longer running"
+        );
+        return None;
+    }
     (foreign && lease.expires_at_ms > now_ms()).then(|| StateError::Busy {
         tenant: tenant.to_string(),
         holder: lease.holder.clone(),
@@ -671,5 +706,22 @@ mod tests {
         a.release("t").await.unwrap();
         let state = a.acquire("t", "two", "r", TTL).await.unwrap();
         assert_eq!((state.checkpoint, state.connector.as_str()), (None, "two"));
+    }
+}
+
+#[cfg(test)]
+mod dead_holder_tests {
+    use super::*;
+
+    #[test]
+    fn only_a_local_holder_whose_process_is_gone_counts_as_dead() {
+        let host = local_host_name();
+        assert!(holder_is_dead_here(&format!("{host}-4000000000")));
+        assert!(!holder_is_dead_here(&format!(
+            "{host}-{}",
+            std::process::id()
+        )));
+        assert!(!holder_is_dead_here("some-other-host-4000000000"));
+        assert!(!holder_is_dead_here("no-pid-here"));
     }
 }

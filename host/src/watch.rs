@@ -28,7 +28,7 @@ pub async fn run(runtime: &Runtime, args: WatchArgs) -> u8 {
     }
     let options = SyncOptions {
         full: false,
-        runner_id: format!("watch-{}", std::process::id()),
+        runner_id: crate::state::local_runner_id(),
         progress: false,
         stop: stop.clone(),
     };

@@ -21,6 +21,10 @@ pub enum ContentOutcome {
     Skipped(String),
     /// Could not be fetched this time; the key is not recorded so the next run retries.
     Failed(String),
+    /// The source refused the download with a client error (e.g. the file was deleted or
+    /// moved after it was listed: the delta that follows says so). Not a failure of the run;
+    /// no key is recorded, so a later run that still sees the file fetches it.
+    Unavailable(String),
 }
 
 impl ContentOutcome {
@@ -29,6 +33,7 @@ impl ContentOutcome {
             ContentOutcome::Extracted { .. } => "extracted",
             ContentOutcome::Skipped(_) => "skipped",
             ContentOutcome::Failed(_) => "failed",
+            ContentOutcome::Unavailable(_) => "unavailable",
         }
     }
 }
@@ -143,6 +148,17 @@ impl ContentFetcher {
     }
 }
 
+/// The content key as stored: the source's key plus the extractor that applies to the file
+/// name. A rename that changes the type (`.html` → `.txt`) keeps the source's key (same
+/// bytes) but needs a new extraction.
+pub fn effective_key(file_name: &str, source_key: &str) -> String {
+    let kind = match file_name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() && !ext.is_empty() => ext.to_lowercase(),
+        _ => String::new(),
+    };
+    format!("{kind}:{source_key}")
+}
+
 fn unsupported_reason(file_name: &str) -> String {
     match file_name.rsplit_once('.') {
         Some((_, ext)) if !ext.is_empty() => format!("unsupported type .{}", ext.to_lowercase()),
@@ -155,5 +171,19 @@ pub fn reason_key(reason: &str) -> String {
     match reason.split_once(" (") {
         Some((head, _)) => head.to_string(),
         None => reason.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stored_key_changes_when_the_extractor_would() {
+        assert_eq!(effective_key("a.TXT", "h1"), effective_key("b.txt", "h1"));
+        assert_ne!(effective_key("a.html", "h1"), effective_key("a.txt", "h1"));
+        assert_ne!(effective_key("a.txt", "h1"), effective_key("a.txt", "h2"));
+        assert_eq!(effective_key("README", "h1"), ":h1");
+        assert_eq!(effective_key(".bashrc", "h1"), ":h1");
     }
 }

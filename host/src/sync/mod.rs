@@ -65,6 +65,7 @@ struct Counters {
     indexed: AtomicU64,
     unchanged: AtomicU64,
     content_failures: AtomicU64,
+    content_unavailable: AtomicU64,
     bytes: AtomicU64,
     skipped: Mutex<BTreeMap<String, u64>>,
 }
@@ -492,7 +493,7 @@ impl<'a> Run<'a> {
             .get(&doc.scope)
             .cloned()
             .unwrap_or_else(|| self.run_marker.clone());
-        let Some(request) = doc.content else {
+        let Some(mut request) = doc.content else {
             let source = assemble(fields, &doc.scope, &marker, None, None);
             self.counters.indexed.fetch_add(1, Ordering::Relaxed);
             self.add(seq);
@@ -501,6 +502,10 @@ impl<'a> Run<'a> {
                 .submit(Write::Index { id: doc.id, source }, seq)
                 .await;
         };
+        request.content_key = request
+            .content_key
+            .take()
+            .map(|k| content::effective_key(&request.file_name, &k));
         let key = request.content_key.clone();
         if let Some(key) = &key
             && stored_keys.get(&doc.id) == Some(key)
@@ -547,6 +552,10 @@ impl<'a> Run<'a> {
                 ContentOutcome::Failed(reason) => {
                     tracing::warn!(document = %id, "content not indexed this time: {reason}");
                     counters.content_failures.fetch_add(1, Ordering::Relaxed);
+                }
+                ContentOutcome::Unavailable(reason) => {
+                    tracing::info!(document = %id, "content no longer available (changed since listed?): {reason}");
+                    counters.content_unavailable.fetch_add(1, Ordering::Relaxed);
                 }
             }
             counters.indexed.fetch_add(1, Ordering::Relaxed);
@@ -643,6 +652,7 @@ impl<'a> Run<'a> {
         self.report.indexed = c.indexed.load(Ordering::Relaxed);
         self.report.unchanged_content = c.unchanged.load(Ordering::Relaxed);
         self.report.content_failures = c.content_failures.load(Ordering::Relaxed);
+        self.report.content_unavailable = c.content_unavailable.load(Ordering::Relaxed);
         self.report.bytes_downloaded = c.bytes.load(Ordering::Relaxed);
         self.report.downloads = self.fetcher.downloads.load(Ordering::Relaxed);
         self.report.shared_extractions = self.fetcher.shared_hits.load(Ordering::Relaxed);
@@ -759,7 +769,9 @@ fn assemble(
                 ContentOutcome::Extracted { text, .. } => {
                     fields.insert("body".into(), Value::String(text.to_string()));
                 }
-                ContentOutcome::Skipped(reason) | ContentOutcome::Failed(reason) => {
+                ContentOutcome::Skipped(reason)
+                | ContentOutcome::Failed(reason)
+                | ContentOutcome::Unavailable(reason) => {
                     fields.insert(
                         "content_skipped_reason".into(),
                         Value::String(reason.clone()),
