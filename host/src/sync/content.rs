@@ -137,7 +137,12 @@ impl ContentFetcher {
                 let snippet =
                     String::from_utf8_lossy(&response.body[..response.body.len().min(300)])
                         .into_owned();
-                ContentOutcome::Failed(format!("HTTP {}: {snippet}", response.status))
+                let reason = format!("HTTP {}: {snippet}", response.status);
+                if (400..500).contains(&response.status) {
+                    ContentOutcome::Unavailable(reason)
+                } else {
+                    ContentOutcome::Failed(reason)
+                }
             }
             Err(HttpError::TooLarge(n)) => ContentOutcome::Skipped(format!(
                 "too large (over {n} bytes > content.max_bytes {})",
