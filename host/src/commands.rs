@@ -298,9 +298,15 @@ async fn fields_command(runtime: &Runtime, args: FieldsArgs) -> u8 {
                     (false, true) => " secret",
                     (false, false) => "",
                 };
+                let kind = match f.kind {
+                    crate::runtime::connector::FieldKind::Text => "text",
+                    crate::runtime::connector::FieldKind::Integer => "integer",
+                    crate::runtime::connector::FieldKind::Boolean => "boolean",
+                    crate::runtime::connector::FieldKind::Url => "url",
+                };
                 println!(
-                    "  {:<22} {:?}{flags}{default}\n      {}",
-                    f.name, f.kind, f.description
+                    "  {:<22} {kind}{flags}{default}\n      {}",
+                    f.name, f.description
                 );
             }
             EXIT_OK

@@ -46,10 +46,10 @@ pub const FIELDS: &[FieldSpec] = &[
     FieldSpec {
         name: "app_secret",
         kind: FieldKind::Text,
-        required: true,
+        required: false,
         default: None,
         secret: true,
-        description: "App secret of your Dropbox app (the OAuth2 client secret). Kept by the host.",
+        description: "App secret of your Dropbox app (the OAuth2 client secret). Kept by the host. Not needed when the refresh token came from `tributary auth` (PKCE).",
     },
     FieldSpec {
         name: "refresh_token",
@@ -57,7 +57,7 @@ pub const FIELDS: &[FieldSpec] = &[
         required: true,
         default: None,
         secret: true,
-        description: "OAuth2 refresh token obtained with token_access_type=offline. Kept by the host.",
+        description: "OAuth2 refresh token (token_access_type=offline); `tributary auth` gets one. Kept by the host.",
     },
     FieldSpec {
         name: "retry_count",
