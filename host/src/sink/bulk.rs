@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 use tokio::sync::mpsc::{self, UnboundedSender};
-use tokio::sync::{Mutex, oneshot};
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
 /// A partly filled batch goes out after this long without new writes.
@@ -78,6 +78,8 @@ struct Prepared {
     op: Op,
     token: u64,
     lines: Bytes,
+    /// This write's share of the byte budget; released when the write is acknowledged.
+    _budget: Option<Arc<OwnedSemaphorePermit>>,
 }
 
 enum Command {
@@ -115,7 +117,14 @@ struct Shared {
     settings: BulkSettings,
     acks: UnboundedSender<WriteAck>,
     counters: Counters,
+    /// KiB of serialized writes queued or in flight: bounds memory when documents carry
+    /// large bodies, whatever `queue` (a count) allows.
+    budget: Arc<Semaphore>,
 }
+
+/// Serialized writes queued or in flight are capped at this many KiB (plus one oversized
+/// document at a time).
+const BUDGET_KIB: usize = 48 * 1024;
 
 impl Shared {
     fn ack(&self, item: &Prepared, outcome: Result<(), String>) {
@@ -165,6 +174,7 @@ impl BulkWriter {
             settings,
             acks,
             counters: Counters::default(),
+            budget: Arc::new(Semaphore::new(BUDGET_KIB)),
         });
         let (tx, rx) = mpsc::channel(settings.queue);
         let task = tokio::spawn(run_writer(shared.clone(), rx));
@@ -177,7 +187,16 @@ impl BulkWriter {
 
     /// Serialize `write` and queue it (waits while the queue is full).
     pub async fn submit(&self, write: Write, token: u64) -> anyhow::Result<()> {
-        let prepared = prepare(write, token, SystemTime::now())?;
+        let mut prepared = prepare(write, token, SystemTime::now())?;
+        let kib = (prepared.lines.len() / 1024 + 1).min(BUDGET_KIB) as u32;
+        prepared._budget = Some(Arc::new(
+            self.shared
+                .budget
+                .clone()
+                .acquire_many_owned(kib)
+                .await
+                .context("the bulk writer's byte budget was closed")?,
+        ));
         self.tx.send(Command::Write(prepared)).await.map_err(|_| {
             anyhow!(
                 "the bulk writer for index {} has stopped; see the earlier error",
@@ -254,6 +273,7 @@ fn prepare(write: Write, token: u64, now: SystemTime) -> anyhow::Result<Prepared
         op,
         token,
         lines: Bytes::from(buf),
+        _budget: None,
     })
 }
 

@@ -38,14 +38,18 @@ impl ContentOutcome {
     }
 }
 
-/// Bound on remembered extractions per run (identical-content sharing).
+/// Bounds on remembered extractions per run (identical-content sharing): by count and by
+/// the text they hold, so memory stays flat however large the files are.
 const SHARED_EXTRACTIONS: usize = 4096;
+const SHARED_TEXT_BYTES: usize = 32 << 20;
 
 pub struct ContentFetcher {
     http: Arc<HttpService>,
     max_bytes: u64,
     extract: bool,
     shared: Mutex<HashMap<String, Arc<OnceCell<ContentOutcome>>>>,
+    /// Text bytes held by `shared` (approximate: counted when an extraction lands).
+    shared_bytes: std::sync::atomic::AtomicUsize,
     pub shared_hits: std::sync::atomic::AtomicU64,
     pub downloads: std::sync::atomic::AtomicU64,
 }
@@ -57,6 +61,7 @@ impl ContentFetcher {
             max_bytes,
             extract,
             shared: Mutex::new(HashMap::new()),
+            shared_bytes: Default::default(),
             shared_hits: Default::default(),
             downloads: Default::default(),
         }
@@ -93,8 +98,13 @@ impl ContentFetcher {
         };
         let cell = {
             let mut shared = self.shared.lock().await;
-            if shared.len() >= SHARED_EXTRACTIONS && !shared.contains_key(&key) {
+            let full = shared.len() >= SHARED_EXTRACTIONS
+                || self.shared_bytes.load(std::sync::atomic::Ordering::Relaxed)
+                    >= SHARED_TEXT_BYTES;
+            if full && !shared.contains_key(&key) {
                 shared.clear();
+                self.shared_bytes
+                    .store(0, std::sync::atomic::Ordering::Relaxed);
             }
             shared.entry(key).or_default().clone()
         };
@@ -109,6 +119,9 @@ impl ContentFetcher {
         if !ran {
             self.shared_hits
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        } else if let ContentOutcome::Extracted { text, .. } = &outcome {
+            self.shared_bytes
+                .fetch_add(text.len(), std::sync::atomic::Ordering::Relaxed);
         }
         outcome
     }
