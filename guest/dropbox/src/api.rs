@@ -3,19 +3,148 @@
 //! Decoding is lenient: unknown fields are ignored and optional fields default, so that
 //! additive changes on Dropbox's side never break a sync.
 
-use serde::Deserialize;
+use std::fmt;
+
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{self, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 /// `files.Metadata`, polymorphic on `.tag`.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(tag = ".tag", rename_all = "snake_case")]
+///
+/// Decoded like `#[serde(tag = ".tag")]`, but without buffering each entry when `.tag` is
+/// the object's first key (as Dropbox writes it): the rest of the object then goes straight
+/// into the variant's struct. Other objects take the buffered path of [`TaggedMetadata`].
+#[derive(Debug, Clone, PartialEq)]
 pub enum Metadata {
     File(FileMetadata),
     Folder(FolderMetadata),
     Deleted(DeletedMetadata),
     /// A subtype this connector does not know yet.
+    Unknown,
+}
+
+/// The derived internally-tagged form of [`Metadata`] (the fallback decoder).
+#[derive(Deserialize)]
+#[serde(tag = ".tag", rename_all = "snake_case")]
+enum TaggedMetadata {
+    File(FileMetadata),
+    Folder(FolderMetadata),
+    Deleted(DeletedMetadata),
     #[serde(other)]
     Unknown,
+}
+
+impl From<TaggedMetadata> for Metadata {
+    fn from(t: TaggedMetadata) -> Metadata {
+        match t {
+            TaggedMetadata::File(f) => Metadata::File(f),
+            TaggedMetadata::Folder(f) => Metadata::Folder(f),
+            TaggedMetadata::Deleted(d) => Metadata::Deleted(d),
+            TaggedMetadata::Unknown => Metadata::Unknown,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Metadata {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Metadata, D::Error> {
+        d.deserialize_any(MetadataVisitor)
+    }
+}
+
+struct MetadataVisitor;
+
+impl<'de> Visitor<'de> for MetadataVisitor {
+    type Value = Metadata;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a Dropbox metadata object with a .tag")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Metadata, A::Error> {
+        match map.next_key::<Key>()? {
+            Some(Key::Tag) => {
+                let tag = map.next_value::<Tag>()?;
+                let rest = MapAccessDeserializer::new(map);
+                Ok(match tag {
+                    Tag::File => Metadata::File(FileMetadata::deserialize(rest)?),
+                    Tag::Folder => Metadata::Folder(FolderMetadata::deserialize(rest)?),
+                    Tag::Deleted => Metadata::Deleted(DeletedMetadata::deserialize(rest)?),
+                    Tag::Other => {
+                        IgnoredAny::deserialize(rest)?;
+                        Metadata::Unknown
+                    }
+                })
+            }
+            Some(Key::Other(first)) => {
+                let mut buf = serde_json::Map::new();
+                let v: Value = map.next_value()?;
+                buf.insert(first, v);
+                while let Some((k, v)) = map.next_entry::<String, Value>()? {
+                    buf.insert(k, v);
+                }
+                TaggedMetadata::deserialize(Value::Object(buf))
+                    .map(Metadata::from)
+                    .map_err(de::Error::custom)
+            }
+            None => Err(de::Error::missing_field(".tag")),
+        }
+    }
+}
+
+/// The first key of a metadata object.
+enum Key {
+    Tag,
+    Other(String),
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Key, E> {
+                Ok(if s == ".tag" {
+                    Key::Tag
+                } else {
+                    Key::Other(s.to_string())
+                })
+            }
+        }
+        d.deserialize_identifier(V)
+    }
+}
+
+/// A `.tag` value.
+enum Tag {
+    File,
+    Folder,
+    Deleted,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Tag {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Tag, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Tag;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a metadata tag")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Tag, E> {
+                Ok(match s {
+                    "file" => Tag::File,
+                    "folder" => Tag::Folder,
+                    "deleted" => Tag::Deleted,
+                    _ => Tag::Other,
+                })
+            }
+        }
+        d.deserialize_str(V)
+    }
 }
 
 /// `files.FileMetadata`.
@@ -352,5 +481,49 @@ mod tests {
         )
         .unwrap();
         assert!(!user.has_team_space());
+    }
+
+    #[test]
+    fn metadata_decodes_the_same_whether_or_not_the_tag_comes_first() {
+        let pairs = [
+            (
+                r#"{".tag":"file","name":"a.txt","id":"id:1","size":3,"sharing_info":{"read_only":true},"x":[1,{"y":null}]}"#,
+                r#"{"name":"a.txt","x":[1,{"y":null}],".tag":"file","id":"id:1","size":3,"sharing_info":{"read_only":true}}"#,
+            ),
+            (
+                r#"{".tag":"folder","name":"d","id":"id:2","shared_folder_id":"9"}"#,
+                r#"{"name":"d","id":"id:2",".tag":"folder","shared_folder_id":"9"}"#,
+            ),
+            (
+                r#"{".tag":"deleted","name":"gone","path_lower":"/gone"}"#,
+                r#"{"path_lower":"/gone","name":"gone",".tag":"deleted"}"#,
+            ),
+            (
+                r#"{".tag":"symlink","target":{"a":1},"size":"not a number"}"#,
+                r#"{"target":{"a":1},".tag":"symlink","size":"not a number"}"#,
+            ),
+        ];
+        for (first, later) in pairs {
+            let a: Metadata = serde_json::from_str(first).unwrap();
+            let b: Metadata = serde_json::from_str(later).unwrap();
+            assert_eq!(a, b, "{first}");
+        }
+        let f: Metadata =
+            serde_json::from_str(r#"{".tag":"file","name":"a","id":"id:1"}"#).unwrap();
+        assert!(matches!(f, Metadata::File(ref m) if m.is_downloadable && m.size == 0));
+        assert!(matches!(
+            serde_json::from_str::<Metadata>(r#"{".tag":"other"}"#).unwrap(),
+            Metadata::Unknown
+        ));
+        for bad in [
+            r#"{}"#,
+            r#"{"name":"a","id":"id:1"}"#,
+            r#"{".tag":"file","id":"id:1"}"#,
+            r#"{"id":"id:1",".tag":"file"}"#,
+            r#"{".tag":"file","name":"a","id":"id:1","size":"big"}"#,
+            r#"{".tag":7,"name":"a"}"#,
+        ] {
+            assert!(serde_json::from_str::<Metadata>(bad).is_err(), "{bad}");
+        }
     }
 }

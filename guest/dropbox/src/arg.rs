@@ -3,27 +3,45 @@
 //! Dropbox requires every character at or above U+007F to be written as a `\uXXXX` escape
 //! (UTF-16 code units, so characters outside the BMP become surrogate pairs).
 
+use serde::Serialize;
 use serde_json::Value;
 
 /// Serialize `value` as compact JSON with every non-ASCII (and DEL) character escaped.
 pub fn header_safe_json(value: &Value) -> String {
-    escape_non_ascii(&value.to_string())
+    header_safe(value)
+}
+
+/// [`header_safe_json`] for any serializable argument (e.g. a borrowed struct), without
+/// building a [`Value`] first.
+pub fn header_safe<T: Serialize + ?Sized>(value: &T) -> String {
+    // Serializing plain data (strings, numbers, string-keyed objects) cannot fail.
+    let json = serde_json::to_string(value).unwrap_or_default();
+    if json.bytes().all(|b| b < 0x7F) {
+        json
+    } else {
+        escape_non_ascii(&json)
+    }
 }
 
 /// Escape every char >= U+007F of already-serialized JSON. Such characters can only occur
 /// inside JSON strings, where `\uXXXX` is always a valid replacement.
 pub fn escape_non_ascii(json: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(json.len() + 16);
-    for c in json.chars() {
-        if (c as u32) < 0x7F {
-            out.push(c);
-        } else {
-            let mut units = [0u16; 2];
-            for unit in c.encode_utf16(&mut units) {
-                out.push_str(&format!("\\u{unit:04x}"));
+    let mut rest = json;
+    while let Some(i) = rest.bytes().position(|b| b >= 0x7F) {
+        out.push_str(&rest[..i]);
+        let c = rest[i..].chars().next().unwrap_or_default();
+        let mut units = [0u16; 2];
+        for &unit in c.encode_utf16(&mut units).iter() {
+            out.push_str("\\u");
+            for shift in [12, 8, 4, 0] {
+                out.push(HEX[usize::from((unit >> shift) & 0xF)] as char);
             }
         }
+        rest = &rest[i + c.len_utf8()..];
     }
+    out.push_str(rest);
     out
 }
 

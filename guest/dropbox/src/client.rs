@@ -1,11 +1,12 @@
 //! Dropbox API calls over an abstract [`Transport`] (the WIT `http` import in the component,
 //! a scripted fake in unit tests), and the mapping of HTTP outcomes to [`Error`]s.
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::api::ErrorEnvelope;
-use crate::arg::header_safe_json;
+use crate::arg::header_safe;
 use crate::config::Config;
 use crate::error::Error;
 
@@ -220,13 +221,17 @@ impl Context {
 
     fn headers(&self, user: bool, path_root: bool) -> Vec<(String, String)> {
         let mut h = Vec::new();
+        self.push_headers(&mut h, user, path_root);
+        h
+    }
+
+    fn push_headers(&self, h: &mut Vec<(String, String)>, user: bool, path_root: bool) {
         if user && let Some(m) = &self.select_user {
             h.push(("Dropbox-API-Select-User".to_string(), m.clone()));
         }
         if path_root && let Some(p) = &self.path_root {
             h.push(("Dropbox-API-Path-Root".to_string(), p.clone()));
         }
-        h
     }
 }
 
@@ -294,12 +299,19 @@ impl<'a, T: Transport> Client<'a, T> {
     }
 
     /// Describe a content-style download (the host performs it).
-    pub fn download_request(&self, route: &str, arg: &Value) -> Request {
-        let mut headers = vec![("Dropbox-API-Arg".to_string(), header_safe_json(arg))];
-        headers.extend(self.context.headers(true, true));
+    /// `arg` is any serializable value: a [`Value`] or a borrowed struct.
+    pub fn download_request<A: Serialize + ?Sized>(&self, route: &str, arg: &A) -> Request {
+        let mut headers = Vec::with_capacity(3);
+        headers.push(("Dropbox-API-Arg".to_string(), header_safe(arg)));
+        self.context.push_headers(&mut headers, true, true);
+        let base = &self.config.content_url;
+        let mut url = String::with_capacity(base.len() + 3 + route.len());
+        url.push_str(base);
+        url.push_str("/2/");
+        url.push_str(route);
         Request {
             method: Method::Post,
-            url: format!("{}/2/{route}", self.config.content_url),
+            url,
             headers,
             body: None,
             authorized: true,

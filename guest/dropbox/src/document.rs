@@ -1,6 +1,14 @@
 //! Dropbox metadata → search documents, content requests and changes.
 
-use serde_json::{Map, Value, json};
+use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::fmt;
+use std::ops::Index;
+
+use serde::Serialize;
+use serde_json::Value;
+#[cfg(test)]
+use serde_json::json;
 
 use crate::api::{FileMetadata, FolderMetadata, SharedFileMetadata, SharedLinkMetadata};
 use crate::client::{Client, Request, Transport};
@@ -20,12 +28,109 @@ pub struct ContentRequest {
     pub content_key: Option<String>,
 }
 
+/// A document's fields: a JSON object, kept serialized (the form the host receives).
+///
+/// Lookups (`fields["name"]`, [`Fields::get`]) parse the JSON once, on first use; the
+/// component itself only ever hands the text to the host.
+#[derive(Default)]
+pub struct Fields {
+    json: String,
+    /// Boxed: keeps `Fields` (and so [`Change`]) as small as a [`Value`].
+    parsed: OnceCell<Box<Value>>,
+}
+
+impl Fields {
+    /// Wrap an already-serialized JSON object.
+    pub fn from_json(json: String) -> Fields {
+        Fields {
+            json,
+            parsed: OnceCell::new(),
+        }
+    }
+
+    /// Serialize `fields` (a struct or map serializing to a JSON object).
+    pub fn new<T: Serialize + ?Sized>(fields: &T) -> Fields {
+        Fields::with_capacity(fields, 128)
+    }
+
+    /// [`Fields::new`], reserving about `capacity` bytes up front (saves regrowing).
+    pub fn with_capacity<T: Serialize + ?Sized>(fields: &T, capacity: usize) -> Fields {
+        let mut buf = Vec::with_capacity(capacity);
+        // Plain data with string keys always serializes, and always as UTF-8.
+        let json = match serde_json::to_writer(&mut buf, fields) {
+            Ok(()) => String::from_utf8(buf).unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        Fields::from_json(json)
+    }
+
+    /// The serialized object.
+    pub fn as_str(&self) -> &str {
+        &self.json
+    }
+
+    /// The serialized object, without copying.
+    pub fn into_string(self) -> String {
+        self.json
+    }
+
+    /// The object as a [`Value`] (parsed on first use).
+    pub fn value(&self) -> &Value {
+        self.parsed
+            .get_or_init(|| Box::new(serde_json::from_str(&self.json).unwrap_or(Value::Null)))
+    }
+
+    /// The value of field `key`, if present.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.value().get(key)
+    }
+}
+
+impl From<Value> for Fields {
+    fn from(v: Value) -> Fields {
+        let f = Fields::from_json(v.to_string());
+        let _ = f.parsed.set(Box::new(v));
+        f
+    }
+}
+
+impl Index<&str> for Fields {
+    type Output = Value;
+    fn index(&self, key: &str) -> &Value {
+        &self.value()[key]
+    }
+}
+
+impl Clone for Fields {
+    fn clone(&self) -> Fields {
+        Fields::from_json(self.json.clone())
+    }
+}
+
+impl PartialEq for Fields {
+    fn eq(&self, other: &Fields) -> bool {
+        self.json == other.json || self.value() == other.value()
+    }
+}
+
+impl fmt::Debug for Fields {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.json)
+    }
+}
+
+impl fmt::Display for Fields {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.json)
+    }
+}
+
 /// A document (mirrors WIT `document`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Document {
     pub id: String,
     pub scope: String,
-    pub fields: Value,
+    pub fields: Fields,
     pub content: Option<ContentRequest>,
 }
 
@@ -49,9 +154,20 @@ pub fn delete_tree(path_lower: &str) -> Change {
 
 /// The extension of `name`: lower-case, without the dot, "" when there is none.
 pub fn extension(name: &str) -> String {
+    extension_cow(name).into_owned()
+}
+
+/// [`extension`], borrowing from `name` when it is already lower-case.
+fn extension_cow(name: &str) -> Cow<'_, str> {
     match name.rsplit_once('.') {
-        Some((stem, ext)) if !stem.is_empty() && !ext.is_empty() => ext.to_lowercase(),
-        _ => String::new(),
+        Some((stem, ext)) if !stem.is_empty() && !ext.is_empty() => {
+            if ext.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+                Cow::Borrowed(ext)
+            } else {
+                Cow::Owned(ext.to_lowercase())
+            }
+        }
+        _ => Cow::Borrowed(""),
     }
 }
 
@@ -117,25 +233,49 @@ pub fn mime_type(ext: &str) -> &'static str {
     }
 }
 
+/// Append `s` percent-encoded (RFC 3986 unreserved chars kept) to `out`.
+fn percent_encode_into(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut rest = s;
+    while let Some(i) = rest
+        .bytes()
+        .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')))
+    {
+        out.push_str(&rest[..i]);
+        let c = rest[i..].chars().next().unwrap_or_default();
+        let mut buf = [0u8; 4];
+        for &b in c.encode_utf8(&mut buf).as_bytes() {
+            out.push('%');
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 0xF)] as char);
+        }
+        rest = &rest[i + c.len_utf8()..];
+    }
+    out.push_str(rest);
+}
+
 /// Percent-encode one URL path segment or query value (RFC 3986 unreserved chars kept).
 pub fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
+    percent_encode_into(&mut out, s);
     out
+}
+
+/// Append every `/`-separated segment of `path` percent-encoded, keeping the slashes.
+fn encode_path_into(out: &mut String, path: &str) {
+    for (i, segment) in path.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        percent_encode_into(out, segment);
+    }
 }
 
 /// Percent-encode every segment of a `/`-separated path, keeping the slashes.
 pub fn encode_path(path: &str) -> String {
-    path.split('/')
-        .map(percent_encode)
-        .collect::<Vec<_>>()
-        .join("/")
+    let mut out = String::with_capacity(path.len());
+    encode_path_into(&mut out, path);
+    out
 }
 
 /// Link to a file's preview on the Dropbox website.
@@ -144,22 +284,22 @@ pub fn file_web_url(web_url: &str, path_display: &str, name: &str) -> String {
         Some(i) => &path_display[..i],
         None => "",
     };
-    format!(
-        "{web_url}/home{}?preview={}",
-        encode_path(parent),
-        percent_encode(name)
-    )
+    let mut out = String::with_capacity(web_url.len() + 14 + parent.len() + name.len() + 16);
+    out.push_str(web_url);
+    out.push_str("/home");
+    encode_path_into(&mut out, parent);
+    out.push_str("?preview=");
+    percent_encode_into(&mut out, name);
+    out
 }
 
 /// Link to a folder on the Dropbox website.
 pub fn folder_web_url(web_url: &str, path_display: &str) -> String {
-    format!("{web_url}/home{}", encode_path(path_display))
-}
-
-fn put(map: &mut Map<String, Value>, key: &str, value: Option<impl Into<Value>>) {
-    if let Some(v) = value {
-        map.insert(key.to_string(), v.into());
-    }
+    let mut out = String::with_capacity(web_url.len() + 5 + path_display.len() + 16);
+    out.push_str(web_url);
+    out.push_str("/home");
+    encode_path_into(&mut out, path_display);
+    out
 }
 
 /// How a file's content is obtained.
@@ -188,61 +328,188 @@ pub fn content_kind(f: &FileMetadata, format: ExportFormat) -> ContentKind {
     }
 }
 
+/// The fields of a file document. Declared in key order, so the JSON matches what a sorted
+/// map would produce; absent options are omitted.
+#[derive(Serialize)]
+struct FileFields<'a> {
+    #[serde(rename = "_timestamp", skip_serializing_if = "Option::is_none")]
+    timestamp: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_modified: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_hash: Option<&'a str>,
+    extension: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file_path: Option<&'a str>,
+    id: &'a str,
+    is_downloadable: bool,
+    mime_type: &'static str,
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    paper: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent_shared_folder_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path_display: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path_lower: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    read_only: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rev: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_modified: Option<&'a str>,
+    size: u64,
+    source: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    web_url: Option<String>,
+}
+
+/// The fields of a folder document (key order, like [`FileFields`]).
+#[derive(Serialize)]
+struct FolderFields<'a> {
+    extension: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file_path: Option<&'a str>,
+    id: &'a str,
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent_shared_folder_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path_display: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path_lower: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    read_only: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shared_folder_id: Option<&'a str>,
+    size: u64,
+    source: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    web_url: Option<String>,
+}
+
+/// The fields of a received-file document (key order, like [`FileFields`]).
+#[derive(Serialize)]
+struct ReceivedFields<'a> {
+    #[serde(rename = "_timestamp", skip_serializing_if = "Option::is_none")]
+    timestamp: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_modified: Option<&'a str>,
+    extension: &'a str,
+    id: &'a str,
+    mime_type: &'static str,
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent_shared_folder_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rev: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_modified: Option<&'a str>,
+    size: u64,
+    source: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    url: &'a str,
+    web_url: &'a str,
+}
+
+/// `files/download` argument.
+#[derive(Serialize)]
+struct PathArg<'a> {
+    path: &'a str,
+}
+
+/// `files/export` argument (key order, like [`FileFields`]).
+#[derive(Serialize)]
+struct ExportArg<'a> {
+    export_format: &'static str,
+    path: &'a str,
+}
+
+/// `sharing/get_shared_link_file` argument.
+#[derive(Serialize)]
+struct UrlArg<'a> {
+    url: &'a str,
+}
+
 /// The document for a file or Paper doc found by `list_folder`.
 pub fn file_document<T: Transport>(f: &FileMetadata, client: &Client<'_, T>) -> Document {
+    file_document_owned(f.clone(), client)
+}
+
+/// [`file_document`] for an entry the caller no longer needs: its strings move into the
+/// document instead of being copied.
+pub fn file_document_owned<T: Transport>(f: FileMetadata, client: &Client<'_, T>) -> Document {
     let cfg = client.config;
-    let ext = extension(&f.name);
+    let ext = extension_cow(&f.name);
     let is_paper = ext == "paper";
-    let mut m = Map::new();
-    m.insert("id".into(), json!(f.id));
-    m.insert("type".into(), json!("File"));
-    m.insert("name".into(), json!(f.name));
-    put(&mut m, "file_path", f.path_display.clone());
-    put(&mut m, "path_lower", f.path_lower.clone());
-    put(&mut m, "path_display", f.path_display.clone());
-    m.insert("mime_type".into(), json!(mime_type(&ext)));
-    m.insert("extension".into(), json!(ext));
-    m.insert("size".into(), json!(f.size));
-    put(&mut m, "_timestamp", f.server_modified.clone());
-    put(&mut m, "rev", f.rev.clone());
-    put(&mut m, "content_hash", f.content_hash.clone());
-    put(&mut m, "client_modified", f.client_modified.clone());
-    put(&mut m, "server_modified", f.server_modified.clone());
-    m.insert("is_downloadable".into(), json!(f.is_downloadable));
-    let parent_shared = f.parent_shared_folder_id.clone().or_else(|| {
+    let parent_shared = f.parent_shared_folder_id.as_deref().or_else(|| {
         f.sharing_info
             .as_ref()
-            .and_then(|s| s.parent_shared_folder_id.clone())
+            .and_then(|s| s.parent_shared_folder_id.as_deref())
     });
-    put(&mut m, "parent_shared_folder_id", parent_shared);
-    put(
-        &mut m,
-        "read_only",
-        f.sharing_info.as_ref().map(|s| s.read_only),
+    let web_url = f
+        .path_display
+        .as_deref()
+        .map(|p| file_web_url(&cfg.web_url, p, &f.name));
+    let capacity = 400
+        + f.id.len()
+        + 2 * f.name.len()
+        + 2 * f.path_display.as_ref().map_or(0, String::len)
+        + f.path_lower.as_ref().map_or(0, String::len)
+        + f.content_hash.as_ref().map_or(0, String::len)
+        + f.rev.as_ref().map_or(0, String::len)
+        + web_url.as_ref().map_or(0, String::len);
+    let fields = Fields::with_capacity(
+        &FileFields {
+            timestamp: f.server_modified.as_deref(),
+            client_modified: f.client_modified.as_deref(),
+            content_hash: f.content_hash.as_deref(),
+            extension: &ext,
+            file_path: f.path_display.as_deref(),
+            id: &f.id,
+            is_downloadable: f.is_downloadable,
+            mime_type: mime_type(&ext),
+            name: &f.name,
+            paper: is_paper.then_some(true),
+            parent_shared_folder_id: parent_shared,
+            path_display: f.path_display.as_deref(),
+            path_lower: f.path_lower.as_deref(),
+            read_only: f.sharing_info.as_ref().map(|s| s.read_only),
+            rev: f.rev.as_deref(),
+            server_modified: f.server_modified.as_deref(),
+            size: f.size,
+            source: "dropbox",
+            kind: "File",
+            web_url,
+        },
+        capacity,
     );
-    put(
-        &mut m,
-        "web_url",
-        f.path_display
-            .as_deref()
-            .map(|p| file_web_url(&cfg.web_url, p, &f.name)),
-    );
-    m.insert("source".into(), json!("dropbox"));
-    if is_paper {
-        m.insert("paper".into(), json!(true));
-    }
 
-    let content = match content_kind(f, cfg.export_format) {
-        ContentKind::Download => Some(ContentRequest {
-            request: client.download_request("files/download", &json!({"path": f.id})),
-            file_name: f.name.clone(),
-            size: Some(f.size),
-            content_key: f.content_hash.clone(),
-        }),
+    let content = match content_kind(&f, cfg.export_format) {
+        ContentKind::Download => {
+            let request = client.download_request("files/download", &PathArg { path: &f.id });
+            Some(ContentRequest {
+                request,
+                file_name: f.name,
+                size: Some(f.size),
+                content_key: f.content_hash,
+            })
+        }
         ContentKind::Export => Some(ContentRequest {
             request: client.download_request(
                 "files/export",
-                &json!({"path": f.id, "export_format": cfg.export_format.as_str()}),
+                &ExportArg {
+                    export_format: cfg.export_format.as_str(),
+                    path: &f.id,
+                },
             ),
             file_name: export_file_name(&f.name, is_paper, cfg.export_format),
             size: None,
@@ -251,9 +518,9 @@ pub fn file_document<T: Transport>(f: &FileMetadata, client: &Client<'_, T>) -> 
         ContentKind::None => None,
     };
     Document {
-        id: f.id.clone(),
+        id: f.id,
         scope: SCOPE_FILES.to_string(),
-        fields: Value::Object(m),
+        fields,
         content,
     }
 }
@@ -270,44 +537,53 @@ fn export_file_name(name: &str, is_paper: bool, format: ExportFormat) -> String 
 
 /// The document for a folder found by `list_folder`.
 pub fn folder_document(f: &FolderMetadata, web_url: &str) -> Document {
-    let mut m = Map::new();
-    m.insert("id".into(), json!(f.id));
-    m.insert("type".into(), json!("Folder"));
-    m.insert("name".into(), json!(f.name));
-    put(&mut m, "file_path", f.path_display.clone());
-    put(&mut m, "path_lower", f.path_lower.clone());
-    put(&mut m, "path_display", f.path_display.clone());
-    m.insert("extension".into(), json!(""));
-    m.insert("size".into(), json!(0));
-    let parent_shared = f.parent_shared_folder_id.clone().or_else(|| {
+    folder_document_owned(f.clone(), web_url)
+}
+
+/// [`folder_document`] for an entry the caller no longer needs (its id moves).
+pub fn folder_document_owned(f: FolderMetadata, web_url: &str) -> Document {
+    let parent_shared = f.parent_shared_folder_id.as_deref().or_else(|| {
         f.sharing_info
             .as_ref()
-            .and_then(|s| s.parent_shared_folder_id.clone())
+            .and_then(|s| s.parent_shared_folder_id.as_deref())
     });
-    put(&mut m, "parent_shared_folder_id", parent_shared);
-    let shared = f.shared_folder_id.clone().or_else(|| {
+    let shared = f.shared_folder_id.as_deref().or_else(|| {
         f.sharing_info
             .as_ref()
-            .and_then(|s| s.shared_folder_id.clone())
+            .and_then(|s| s.shared_folder_id.as_deref())
     });
-    put(&mut m, "shared_folder_id", shared);
-    put(
-        &mut m,
-        "read_only",
-        f.sharing_info.as_ref().map(|s| s.read_only),
+    let url = f
+        .path_display
+        .as_deref()
+        .map(|p| folder_web_url(web_url, p));
+    let capacity = 300
+        + f.id.len()
+        + f.name.len()
+        + 2 * f.path_display.as_ref().map_or(0, String::len)
+        + f.path_lower.as_ref().map_or(0, String::len)
+        + url.as_ref().map_or(0, String::len);
+    let fields = Fields::with_capacity(
+        &FolderFields {
+            extension: "",
+            file_path: f.path_display.as_deref(),
+            id: &f.id,
+            name: &f.name,
+            parent_shared_folder_id: parent_shared,
+            path_display: f.path_display.as_deref(),
+            path_lower: f.path_lower.as_deref(),
+            read_only: f.sharing_info.as_ref().map(|s| s.read_only),
+            shared_folder_id: shared,
+            size: 0,
+            source: "dropbox",
+            kind: "Folder",
+            web_url: url,
+        },
+        capacity,
     );
-    put(
-        &mut m,
-        "web_url",
-        f.path_display
-            .as_deref()
-            .map(|p| folder_web_url(web_url, p)),
-    );
-    m.insert("source".into(), json!("dropbox"));
     Document {
-        id: f.id.clone(),
+        id: f.id,
         scope: SCOPE_FILES.to_string(),
-        fields: Value::Object(m),
+        fields,
         content: None,
     }
 }
@@ -318,33 +594,30 @@ pub fn received_document<T: Transport>(
     link: &SharedLinkMetadata,
     client: &Client<'_, T>,
 ) -> Document {
-    let ext = extension(&f.name);
-    let mut m = Map::new();
-    m.insert("id".into(), json!(f.id));
-    m.insert("type".into(), json!("File"));
-    m.insert("name".into(), json!(f.name));
-    m.insert("url".into(), json!(f.preview_url));
-    m.insert("mime_type".into(), json!(mime_type(&ext)));
-    m.insert("extension".into(), json!(ext));
-    m.insert("size".into(), json!(link.size.unwrap_or(0)));
-    put(&mut m, "_timestamp", link.server_modified.clone());
-    put(&mut m, "rev", link.rev.clone());
-    put(&mut m, "client_modified", link.client_modified.clone());
-    put(&mut m, "server_modified", link.server_modified.clone());
-    if !f.owner_display_names.is_empty() {
-        m.insert("owner".into(), json!(f.owner_display_names.join(", ")));
-    }
-    put(
-        &mut m,
-        "parent_shared_folder_id",
-        f.parent_shared_folder_id.clone(),
-    );
-    m.insert("web_url".into(), json!(f.preview_url));
-    m.insert("source".into(), json!("dropbox"));
+    let ext = extension_cow(&f.name);
+    let fields = Fields::new(&ReceivedFields {
+        timestamp: link.server_modified.as_deref(),
+        client_modified: link.client_modified.as_deref(),
+        extension: &ext,
+        id: &f.id,
+        mime_type: mime_type(&ext),
+        name: &f.name,
+        owner: (!f.owner_display_names.is_empty()).then(|| f.owner_display_names.join(", ")),
+        parent_shared_folder_id: f.parent_shared_folder_id.as_deref(),
+        rev: link.rev.as_deref(),
+        server_modified: link.server_modified.as_deref(),
+        size: link.size.unwrap_or(0),
+        source: "dropbox",
+        kind: "File",
+        url: &f.preview_url,
+        web_url: &f.preview_url,
+    });
     let content = Some(ContentRequest {
         request: client.download_request(
             "sharing/get_shared_link_file",
-            &json!({"url": f.preview_url}),
+            &UrlArg {
+                url: &f.preview_url,
+            },
         ),
         file_name: f.name.clone(),
         size: link.size,
@@ -353,7 +626,7 @@ pub fn received_document<T: Transport>(
     Document {
         id: f.id.clone(),
         scope: SCOPE_RECEIVED.to_string(),
-        fields: Value::Object(m),
+        fields,
         content,
     }
 }

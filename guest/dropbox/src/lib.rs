@@ -17,6 +17,8 @@ pub mod session;
 pub mod watch;
 
 #[cfg(test)]
+mod bench_tests;
+#[cfg(test)]
 mod session_tests;
 
 #[allow(unsafe_code, clippy::all, missing_docs)]
@@ -137,7 +139,7 @@ fn to_wit_document(d: Document) -> wit::Document {
     wit::Document {
         id: d.id,
         scope: d.scope,
-        fields: d.fields.to_string(),
+        fields: d.fields.into_string(),
         content: d.content.map(to_wit_content),
     }
 }

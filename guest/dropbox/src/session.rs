@@ -16,7 +16,7 @@ use crate::checkpoint::{Checkpoint, Identity, Phase, VERSION};
 use crate::client::{CallError, Client, Level, RouteKind, Transport};
 use crate::config::Config;
 use crate::document::{
-    Change, SCOPE_FILES, SCOPE_RECEIVED, delete_tree, file_document, folder_document,
+    Change, SCOPE_FILES, SCOPE_RECEIVED, delete_tree, file_document_owned, folder_document_owned,
     received_document,
 };
 use crate::error::Error;
@@ -245,18 +245,20 @@ impl<T: Transport> Session<T> {
     /// `full`: part of a full enumeration (ends with end("files")); otherwise a delta.
     fn listing_page(
         &mut self,
-        r: ListFolderResult,
+        mut r: ListFolderResult,
         mut changes: Vec<Change>,
         full: bool,
     ) -> Result<(Page, Step), Error> {
         let client = self.client();
         let n = r.entries.len();
-        for entry in &r.entries {
+        changes.reserve(n);
+        for entry in std::mem::take(&mut r.entries) {
             match entry {
-                Metadata::File(f) => changes.push(Change::Upsert(file_document(f, &client))),
-                Metadata::Folder(f) => {
-                    changes.push(Change::Upsert(folder_document(f, &self.config.web_url)))
-                }
+                Metadata::File(f) => changes.push(Change::Upsert(file_document_owned(f, &client))),
+                Metadata::Folder(f) => changes.push(Change::Upsert(folder_document_owned(
+                    f,
+                    &self.config.web_url,
+                ))),
                 Metadata::Deleted(d) => match &d.path_lower {
                     Some(p) => changes.push(delete_tree(p)),
                     None => self.transport.log(

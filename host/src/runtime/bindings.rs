@@ -6,5 +6,5 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
+pub use self::tributary::source::{http, logging, types};
 pub use exports::tributary::source::source as guest;
-pub use tributary::source::{http, logging, types};
