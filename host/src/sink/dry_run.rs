@@ -6,6 +6,16 @@ use std::io::Write as _;
 use std::sync::Mutex;
 use tokio::sync::mpsc::UnboundedSender;
 
+/// One line of dry-run output for a write.
+#[derive(serde::Serialize)]
+struct WriteLine<'a> {
+    op: &'static str,
+    #[serde(rename = "_id")]
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    doc: Option<&'a serde_json::Map<String, Value>>,
+}
+
 /// Writes what would be sent to the index as NDJSON.
 pub struct DryRunSink {
     out: Mutex<Box<dyn std::io::Write + Send>>,
@@ -29,7 +39,7 @@ impl DryRunSink {
         Ok(())
     }
 
-    fn line(&self, value: &Value) -> anyhow::Result<()> {
+    fn line(&self, value: &impl serde::Serialize) -> anyhow::Result<()> {
         let mut out = self
             .out
             .lock()
@@ -47,10 +57,23 @@ impl DryRunSink {
 
     /// Print the write and acknowledge it.
     pub fn submit(&self, write: Write, token: u64) -> anyhow::Result<()> {
+        // Serialized straight from the write: no copy of the document into a `Value` tree.
         let line = match &write {
-            Write::Index { id, source } => json!({ "op": "index", "_id": id, "doc": source }),
-            Write::Update { id, fields } => json!({ "op": "update", "_id": id, "doc": fields }),
-            Write::Delete { id } => json!({ "op": "delete", "_id": id }),
+            Write::Index { id, source } => WriteLine {
+                op: "index",
+                id,
+                doc: Some(source),
+            },
+            Write::Update { id, fields } => WriteLine {
+                op: "update",
+                id,
+                doc: Some(fields),
+            },
+            Write::Delete { id } => WriteLine {
+                op: "delete",
+                id,
+                doc: None,
+            },
         };
         self.line(&line)?;
         self.count(|s| match write {
