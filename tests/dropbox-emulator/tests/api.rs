@@ -278,6 +278,8 @@ async fn cursor_reset_and_longpoll() {
             .await
             .unwrap()
     });
+    // Not a race fix: the assertions hold whether the upload lands before or after the poll
+    // is parked; the pause only makes the wake-up path (the interesting one) the likely one.
     tokio::time::sleep(Duration::from_millis(200)).await;
     emu.upload("/new.txt", b"new").await;
     let v = poll.await.unwrap();
