@@ -14,12 +14,16 @@ pub async fn run(runtime: &Runtime, args: WatchArgs) -> u8 {
         Err(code) => return code,
     };
     let stop = Arc::new(AtomicBool::new(false));
+    // Wakes a wait for changes at once; `notify_one` keeps the wake-up if nobody waits yet.
+    let stopped = Arc::new(tokio::sync::Notify::new());
     {
         let stop = stop.clone();
+        let stopped = stopped.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 eprintln!("stopping after the current page (Ctrl-C again to abort)");
                 stop.store(true, Ordering::Relaxed);
+                stopped.notify_one();
                 if tokio::signal::ctrl_c().await.is_ok() {
                     std::process::exit(130);
                 }
@@ -73,7 +77,7 @@ pub async fn run(runtime: &Runtime, args: WatchArgs) -> u8 {
             let config = tenant.source.public_json();
             let waited = tokio::select! {
                 r = connector.wait_for_changes(&config, &checkpoint, args.poll_secs) => r,
-                _ = wait_for_stop(&stop) => return EXIT_OK,
+                _ = stopped.notified() => return EXIT_OK,
             };
             match waited {
                 Ok(Ok(result)) => {
@@ -81,7 +85,7 @@ pub async fn run(runtime: &Runtime, args: WatchArgs) -> u8 {
                         tracing::debug!(backoff, "source asked to back off");
                         tokio::select! {
                             _ = tokio::time::sleep(Duration::from_secs(backoff.into())) => {}
-                            _ = wait_for_stop(&stop) => return EXIT_OK,
+                            _ = stopped.notified() => return EXIT_OK,
                         }
                     }
                     if result.changes {
@@ -104,11 +108,5 @@ pub async fn run(runtime: &Runtime, args: WatchArgs) -> u8 {
                 }
             }
         }
-    }
-}
-
-async fn wait_for_stop(stop: &AtomicBool) {
-    while !stop.load(Ordering::Relaxed) {
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
