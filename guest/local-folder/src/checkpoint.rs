@@ -2,9 +2,10 @@
 //!
 //! `{"v":1,"root":"/mnt/root","settings":"3f2a…","after":"docs/b.txt"}` while a walk is under
 //! way (`after` = the last path visited), `"after":null,"complete":true` once it finished.
-//! The root is the only identity a plain directory has that the component can see; it is
-//! the path the component sees (the host chooses it), so the host's own per-tenant
-//! checkpoint store remains what really separates tenants.
+//! The root is named twice: by the path the component sees it at (the `root` config value,
+//! which the host chooses and may be the same for every tenant) and, where the platform
+//! tells it, by its device + inode ([`crate::identity`]), which is what really tells one
+//! directory from another.
 
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +20,9 @@ pub struct Checkpoint {
     pub v: u32,
     /// The `root` the walk ran over.
     pub root: String,
+    /// The root directory's identity (device + inode hash), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_id: Option<String>,
     /// Fingerprint of the settings that decide what the walk visits ([`settings`]).
     pub settings: String,
     /// The last path visited (relative to the root), while a walk is under way.
@@ -44,20 +48,22 @@ pub fn settings(config: &Config) -> String {
 }
 
 impl Checkpoint {
-    pub fn walking(config: &Config, after: &str) -> Checkpoint {
+    pub fn walking(config: &Config, root_id: Option<String>, after: &str) -> Checkpoint {
         Checkpoint {
             v: VERSION,
             root: config.root.clone(),
+            root_id,
             settings: settings(config),
             after: Some(after.to_string()),
             complete: false,
         }
     }
 
-    pub fn complete(config: &Config) -> Checkpoint {
+    pub fn complete(config: &Config, root_id: Option<String>) -> Checkpoint {
         Checkpoint {
             v: VERSION,
             root: config.root.clone(),
+            root_id,
             settings: settings(config),
             after: None,
             complete: true,
@@ -87,15 +93,27 @@ impl Checkpoint {
         serde_json::from_value(raw).map_err(not_ours)
     }
 
-    /// Refuse a checkpoint of another root; a walk under other settings cannot be resumed.
-    pub fn verify(&self, config: &Config) -> Result<(), Error> {
+    /// Refuse a checkpoint of another root path. An interrupted walk is not resumed over
+    /// another directory (same path, other identity) or under other settings: a new walk
+    /// starts, which purges nothing until it completes, so that is always safe.
+    pub fn verify(&self, config: &Config, root_id: Option<&str>) -> Result<(), Error> {
         if self.root != config.root {
             return Err(Error::CheckpointMismatch(format!(
                 "the checkpoint was taken for root {:?} but root is now {:?}; run `tributary sync --full`",
                 self.root, config.root
             )));
         }
-        if !self.complete && self.settings != settings(config) {
+        if self.complete {
+            return Ok(());
+        }
+        if let (Some(was), Some(now)) = (self.root_id.as_deref(), root_id)
+            && was != now
+        {
+            return Err(Error::CheckpointExpired(
+                "the directory granted as root is not the one the interrupted walk ran over (it was replaced, or root now names another directory); a new walk starts".into(),
+            ));
+        }
+        if self.settings != settings(config) {
             return Err(Error::CheckpointExpired(
                 "include, exclude, follow_symlinks, max_depth or content_key changed during an interrupted walk; it cannot be resumed, a new walk starts".into(),
             ));
@@ -120,21 +138,41 @@ mod tests {
     fn checkpoints_round_trip() {
         let c = config(serde_json::json!({}));
         for cp in [
-            Checkpoint::walking(&c, "a/é b.txt"),
-            Checkpoint::complete(&c),
+            Checkpoint::walking(&c, Some("abc".into()), "a/é b.txt"),
+            Checkpoint::walking(&c, None, "a"),
+            Checkpoint::complete(&c, Some("abc".into())),
         ] {
             assert_eq!(Checkpoint::decode(&cp.encode()).unwrap(), cp);
-            cp.verify(&c).unwrap();
+            cp.verify(&c, Some("abc")).unwrap();
         }
     }
 
     #[test]
     fn another_root_is_a_mismatch() {
-        let cp = Checkpoint::complete(&config(serde_json::json!({})));
+        let cp = Checkpoint::complete(&config(serde_json::json!({})), None);
         let other = Config::parse(r#"{"root":"/mnt/other"}"#).unwrap();
         assert!(
-            matches!(cp.verify(&other), Err(Error::CheckpointMismatch(m)) if m.contains("/mnt/other"))
+            matches!(cp.verify(&other, None), Err(Error::CheckpointMismatch(m)) if m.contains("/mnt/other"))
         );
+    }
+
+    #[test]
+    fn another_directory_at_the_same_path_expires_an_interrupted_walk_only() {
+        let c = config(serde_json::json!({}));
+        let walking = Checkpoint::walking(&c, Some("dir-1".into()), "a");
+        assert!(matches!(
+            walking.verify(&c, Some("dir-2")),
+            Err(Error::CheckpointExpired(_))
+        ));
+        walking.verify(&c, Some("dir-1")).unwrap();
+        // Unknown on either side: only the path can be compared.
+        walking.verify(&c, None).unwrap();
+        Checkpoint::walking(&c, None, "a")
+            .verify(&c, Some("dir-2"))
+            .unwrap();
+        Checkpoint::complete(&c, Some("dir-1".into()))
+            .verify(&c, Some("dir-2"))
+            .unwrap();
     }
 
     #[test]
@@ -142,13 +180,17 @@ mod tests {
         let before = config(serde_json::json!({}));
         let after = config(serde_json::json!({"exclude": ["*.tmp"]}));
         assert!(matches!(
-            Checkpoint::walking(&before, "a").verify(&after),
+            Checkpoint::walking(&before, None, "a").verify(&after, None),
             Err(Error::CheckpointExpired(_))
         ));
-        Checkpoint::complete(&before).verify(&after).unwrap();
+        Checkpoint::complete(&before, None)
+            .verify(&after, None)
+            .unwrap();
         // The watch interval does not change what a walk visits.
         let slower = config(serde_json::json!({"watch_interval_secs": 600}));
-        Checkpoint::walking(&before, "a").verify(&slower).unwrap();
+        Checkpoint::walking(&before, None, "a")
+            .verify(&slower, None)
+            .unwrap();
     }
 
     #[test]

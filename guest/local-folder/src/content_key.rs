@@ -12,10 +12,10 @@ use sha2::{Digest, Sha256};
 /// enough that memory stays flat whatever the file size.
 const HASH_BUFFER: usize = 256 * 1024;
 
-/// `meta:<size>:<mtime in ns>[:<inode>]`. The inode is part of it where the platform exposes
-/// it (native builds on Unix; not inside a WASI component, whose std has no stable way to
-/// read it): a file replaced by another one of the same size and time then still changes key.
-pub fn from_metadata(meta: &Metadata) -> String {
+/// `meta:<size>:<mtime in ns>[:<identity>]`, the identity being the file's device + inode
+/// where the platform tells it ([`crate::identity`]): a file replaced by another one of the
+/// same size and time then still changes key.
+pub fn from_metadata(meta: &Metadata, identity: Option<&str>) -> String {
     let mtime = match meta.modified() {
         Ok(t) => match t.duration_since(UNIX_EPOCH) {
             Ok(d) => d.as_nanos().to_string(),
@@ -25,14 +25,10 @@ pub fn from_metadata(meta: &Metadata) -> String {
         // later walk on a platform that has the time does not match it by accident.
         Err(_) => "unknown".to_string(),
     };
-    let key = format!("meta:{}:{mtime}", meta.len());
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        format!("{key}:{}", meta.ino())
+    match identity {
+        Some(id) => format!("meta:{}:{mtime}:{id}", meta.len()),
+        None => format!("meta:{}:{mtime}", meta.len()),
     }
-    #[cfg(not(unix))]
-    key
 }
 
 /// `sha256:<hex>` of the file's bytes, streamed; also the number of bytes read.
@@ -104,9 +100,17 @@ mod tests {
             .unwrap()
             .set_modified(t0)
             .unwrap();
-        let k0 = from_metadata(&fs::metadata(&p).unwrap());
-        assert!(k0.starts_with("meta:3:1700000000000000000"), "{k0}");
-        assert_eq!(from_metadata(&fs::metadata(&p).unwrap()), k0, "stable");
+        let k0 = from_metadata(&fs::metadata(&p).unwrap(), None);
+        assert_eq!(k0, "meta:3:1700000000000000000");
+        assert_eq!(
+            from_metadata(&fs::metadata(&p).unwrap(), Some("7:42")),
+            "meta:3:1700000000000000000:7:42"
+        );
+        assert_eq!(
+            from_metadata(&fs::metadata(&p).unwrap(), None),
+            k0,
+            "stable"
+        );
 
         // Same size, new time.
         fs::write(&p, "two").unwrap();
@@ -116,7 +120,7 @@ mod tests {
             .unwrap()
             .set_modified(t0 + Duration::from_secs(1))
             .unwrap();
-        let k1 = from_metadata(&fs::metadata(&p).unwrap());
+        let k1 = from_metadata(&fs::metadata(&p).unwrap(), None);
         assert_ne!(k1, k0);
 
         // New size, time put back.
@@ -127,6 +131,6 @@ mod tests {
             .unwrap()
             .set_modified(t0)
             .unwrap();
-        assert_ne!(from_metadata(&fs::metadata(&p).unwrap()), k0);
+        assert_ne!(from_metadata(&fs::metadata(&p).unwrap(), None), k0);
     }
 }

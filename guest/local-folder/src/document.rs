@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::ContentKeyMode;
 use crate::content_key;
+use crate::identity::Root;
 use crate::walk::{Entry, Kind};
 
 /// The one enumeration scope: everything below the root.
@@ -84,7 +85,13 @@ pub fn rfc3339(t: SystemTime) -> Option<String> {
 
 /// Build the document of `entry`; also the bytes read to hash it (0 unless `mode` is
 /// `Hash`), so the session can bound the work done per page.
-pub fn document(entry: Entry, root: &str, mode: ContentKeyMode) -> (Document, u64) {
+/// `identity` is the root held open for file identities (used by the `metadata` key).
+pub fn document(
+    entry: Entry,
+    root: &str,
+    identity: &Root,
+    mode: ContentKeyMode,
+) -> (Document, u64) {
     let path = format!("/{}", entry.rel);
     let mut fields = Map::new();
     fields.insert("path".into(), json!(path));
@@ -120,7 +127,9 @@ pub fn document(entry: Entry, root: &str, mode: ContentKeyMode) -> (Document, u6
         if read_error.is_none() {
             let file = guest_path(root, &entry.real);
             let key = match mode {
-                ContentKeyMode::Metadata => entry.meta.as_ref().map(content_key::from_metadata),
+                ContentKeyMode::Metadata => entry.meta.as_ref().map(|m| {
+                    content_key::from_metadata(m, identity.file_id(&entry.real, m).as_deref())
+                }),
                 ContentKeyMode::Hash => match content_key::from_bytes(Path::new(&file)) {
                     Ok((key, n)) => {
                         hashed = n;

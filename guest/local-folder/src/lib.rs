@@ -12,6 +12,7 @@ pub mod content_key;
 pub mod document;
 pub mod error;
 pub mod filter;
+pub mod identity;
 pub mod log;
 pub mod mapping;
 pub mod session;

@@ -13,6 +13,7 @@ use crate::checkpoint::Checkpoint;
 use crate::config::Config;
 use crate::document::{Change, SCOPE, document};
 use crate::error::Error;
+use crate::identity::Root;
 use crate::log::{Level, Log};
 use crate::walk::{Kind, Options, Step, Walker};
 
@@ -50,6 +51,9 @@ pub struct Session<L: Log> {
     log: L,
     config: Config,
     walker: Walker,
+    /// The root held open for identities (checkpoint and content keys).
+    identity: Root,
+    root_id: Option<String>,
     begin_pending: bool,
     /// The final checkpoint once the walk is complete.
     done: Option<String>,
@@ -60,10 +64,12 @@ impl<L: Log> Session<L> {
     /// Check the checkpoint and the root, and start or resume the walk.
     pub fn start(log: L, config: Config, checkpoint: Option<&str>) -> Result<Self, Error> {
         let checkpoint = checkpoint.map(Checkpoint::decode).transpose()?;
-        if let Some(cp) = &checkpoint {
-            cp.verify(&config)?;
-        }
         let root = config.open_root()?;
+        let identity = Root::open(&config.root);
+        let root_id = identity.id();
+        if let Some(cp) = &checkpoint {
+            cp.verify(&config, root_id.as_deref())?;
+        }
         let options = Options {
             filter: config.filter.clone(),
             follow_symlinks: config.follow_symlinks,
@@ -87,6 +93,8 @@ impl<L: Log> Session<L> {
             log,
             config,
             walker,
+            identity,
+            root_id,
             begin_pending: resume_after.is_none(),
             done: None,
             tally: Tally::default(),
@@ -125,7 +133,12 @@ impl<L: Log> Session<L> {
                         Kind::Folder => self.tally.folders += 1,
                         Kind::Symlink | Kind::Unknown => {}
                     }
-                    let (doc, n) = document(*entry, &self.config.root, self.config.content_key);
+                    let (doc, n) = document(
+                        *entry,
+                        &self.config.root,
+                        &self.identity,
+                        self.config.content_key,
+                    );
                     hashed += n;
                     if let Some(why) = doc.fields.get("read_error").and_then(|v| v.as_str()) {
                         self.problem(doc.fields["path"].as_str().unwrap_or_default(), why);
@@ -157,7 +170,7 @@ impl<L: Log> Session<L> {
                     }
                 ),
             );
-            let cp = Checkpoint::complete(&self.config).encode();
+            let cp = Checkpoint::complete(&self.config, self.root_id.clone()).encode();
             self.done = Some(cp.clone());
             return Ok(Page {
                 changes,
@@ -174,10 +187,9 @@ impl<L: Log> Session<L> {
         );
         Ok(Page {
             changes,
-            checkpoint: self
-                .walker
-                .position()
-                .map(|after| Checkpoint::walking(&self.config, after).encode()),
+            checkpoint: self.walker.position().map(|after| {
+                Checkpoint::walking(&self.config, self.root_id.clone(), after).encode()
+            }),
             has_more: true,
         })
     }

@@ -414,7 +414,7 @@ fn changed_settings_expire_an_interrupted_walk_and_another_root_is_refused() {
     let root = dir.path();
     write(root, "a.txt", "x");
     let log = Recorder::default();
-    let walking = Checkpoint::walking(&config(root, json!({})), "a.txt").encode();
+    let walking = Checkpoint::walking(&config(root, json!({})), None, "a.txt").encode();
     let err = Session::start(
         &log,
         config(root, json!({"exclude": ["*.log"]})),
@@ -428,6 +428,27 @@ fn changed_settings_expire_an_interrupted_walk_and_another_root_is_refused() {
         .err()
         .unwrap();
     assert!(matches!(err, Error::CheckpointMismatch(_)), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn an_interrupted_walk_is_not_resumed_over_another_directory_at_the_same_path() {
+    let parent = tempfile::tempdir().unwrap();
+    let root = parent.path().join("root");
+    for i in 0..PAGE_ENTRIES + 10 {
+        write(&root, &format!("f{i:05}.txt"), "x");
+    }
+    let log = Recorder::default();
+    let mut s = Session::start(&log, config(&root, json!({})), None).unwrap();
+    let cp = s.next_page().unwrap().checkpoint.unwrap();
+    drop(s);
+    // Same path, another directory.
+    fs::rename(&root, parent.path().join("old")).unwrap();
+    write(&root, "new.txt", "x");
+    let err = Session::start(&log, config(&root, json!({})), Some(&cp))
+        .err()
+        .unwrap();
+    assert!(matches!(err, Error::CheckpointExpired(_)), "{err}");
 }
 
 #[test]
