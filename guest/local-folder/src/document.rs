@@ -93,7 +93,10 @@ pub fn document(
     mode: ContentKeyMode,
 ) -> (Document, u64) {
     let path = format!("/{}", entry.rel);
+    let id = id_of(&path);
     let mut fields = Map::new();
+    // The id as a field too: `_id` cannot be sorted or aggregated on, a keyword can.
+    fields.insert("id".into(), json!(id));
     fields.insert("path".into(), json!(path));
     fields.insert("path_lower".into(), json!(path.to_lowercase()));
     fields.insert("name".into(), json!(entry.name));
@@ -155,7 +158,7 @@ pub fn document(
         fields.insert("read_error".into(), json!(why));
     }
     let doc = Document {
-        id: id_of(&path),
+        id,
         scope: SCOPE.to_string(),
         fields: Value::Object(fields),
         content,

@@ -8,6 +8,7 @@ pub fn index_properties() -> Value {
     let keyword = json!({"type": "keyword"});
     let text_with_keyword = |above: u32| json!({"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": above}}});
     json!({
+        "id": keyword,
         "path": text_with_keyword(4096),
         "path_lower": {
             "type": "keyword",
@@ -32,6 +33,7 @@ mod tests {
     fn every_emitted_field_is_mapped() {
         let p = index_properties();
         for f in [
+            "id",
             "path",
             "path_lower",
             "name",

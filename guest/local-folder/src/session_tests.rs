@@ -143,6 +143,7 @@ fn a_full_walk_reports_every_file_and_folder_once_between_begin_and_end() {
     let docs = by_path(&docs);
     let pdf = &docs["/docs/Report.PDF"];
     assert_eq!(pdf.id, id_of("/docs/Report.PDF"));
+    assert_eq!(pdf.fields["id"], pdf.id);
     assert_eq!(pdf.scope, SCOPE);
     assert_eq!(pdf.fields["name"], "Report.PDF");
     assert_eq!(pdf.fields["path_lower"], "/docs/report.pdf");
