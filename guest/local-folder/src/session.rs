@@ -7,7 +7,9 @@
 //! is a walk too; what makes it cheap is the content key: the host skips reading every file
 //! whose key did not change. A session started from the checkpoint of an interrupted walk
 //! resumes that walk after the last path it visited, without a new `begin-enumeration`
-//! (the host kept the open one with the checkpoint).
+//! (the host kept the open one with the checkpoint). Like any walk, it reflects each part of
+//! the directory as it was when that part was read: an entry deleted behind the resume point
+//! was already seen by this enumeration and goes at the end of the next walk.
 
 use crate::checkpoint::Checkpoint;
 use crate::config::Config;

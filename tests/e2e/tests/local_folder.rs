@@ -197,3 +197,110 @@ fn fields_and_check_work_for_the_component() -> anyhow::Result<()> {
     assert!(run.stderr.contains("root"), "{}", run.describe());
     Ok(())
 }
+
+/// The comparison itself must be able to fail: tamper with the index three ways.
+#[test]
+fn the_folder_comparison_catches_a_changed_a_missing_and_an_extra_document() -> anyhow::Result<()> {
+    let es = SearchServer::start()?;
+    let dir = tempfile::tempdir()?;
+    seed(dir.path());
+    let tenant = folder_tenant(&es, dir.path(), json!({}))?;
+    tenant.sync_ok()?;
+    assert_index_matches_folder(&es, &tenant.index, dir.path())?;
+    let docs = es.all_docs(&tenant.index)?;
+    let (id, doc) = docs
+        .iter()
+        .find(|(_, d)| d["path"] == "/docs/guide.txt")
+        .expect("the guide");
+    let mut changed = doc.clone();
+    changed["size"] = json!(1);
+    es.put_doc(&tenant.index, id, &changed)?;
+    let err = assert_index_matches_folder(&es, &tenant.index, dir.path())
+        .expect_err("a wrong size is not detected");
+    assert!(err.to_string().contains("size"), "{err}");
+    es.delete_doc(&tenant.index, id)?;
+    let err = assert_index_matches_folder(&es, &tenant.index, dir.path())
+        .expect_err("a missing document is not detected");
+    assert!(err.to_string().contains("missing"), "{err}");
+    es.put_doc(&tenant.index, id, doc)?;
+    assert_index_matches_folder(&es, &tenant.index, dir.path())?;
+    es.put_doc(
+        &tenant.index,
+        "leftover",
+        &json!({"id": "leftover", "path": "/leftover.txt"}),
+    )?;
+    let err = assert_index_matches_folder(&es, &tenant.index, dir.path())
+        .expect_err("an extra document is not detected");
+    assert!(err.to_string().contains("leftover"), "{err}");
+    Ok(())
+}
+
+#[test]
+fn hash_content_keys_catch_an_edit_that_keeps_size_and_time() -> anyhow::Result<()> {
+    let es = SearchServer::start()?;
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("same.txt");
+    fs::write(&file, "the first word is aardvark")?;
+    let mtime = fs::metadata(&file)?.modified()?;
+    let tenant = folder_tenant(&es, dir.path(), json!({"content_key": "hash"}))?;
+    tenant.sync_ok()?;
+    assert_eq!(es.find_text(&tenant.index, "aardvark")?.len(), 1);
+
+    // Same length, same modification time, same inode: only the bytes tell.
+    let mut f = fs::OpenOptions::new().write(true).open(&file)?;
+    std::io::Write::write_all(&mut f, b"the first word is axolotls")?;
+    f.set_modified(mtime)?;
+    drop(f);
+    let report = tenant.sync_ok()?;
+    assert_eq!(report["indexed"], 1, "{report}");
+    assert!(es.find_text(&tenant.index, "aardvark")?.is_empty());
+    assert_eq!(es.find_text(&tenant.index, "axolotls")?.len(), 1);
+
+    // Nothing changed: nothing is read again by the host.
+    let report = tenant.sync_ok()?;
+    assert_eq!(report["indexed"], 0, "{report}");
+    assert_eq!(report["downloads"], 0, "{report}");
+    Ok(())
+}
+
+#[test]
+fn a_walk_interrupted_by_a_crash_resumes_and_the_next_walk_converges() -> anyhow::Result<()> {
+    let es = SearchServer::start()?;
+    let dir = tempfile::tempdir()?;
+    let root = dir.path();
+    // Three pages of 1 000 documents and more.
+    for i in 0..3_200 {
+        write(
+            root,
+            &format!("d{}/f{i:05}.txt", i % 4),
+            &format!("file {i}"),
+        );
+    }
+    let tenant = folder_tenant(&es, root, json!({}))?;
+    let crashed = tenant.sync_env(&[], &[("TRIBUTARY_CRASH_AT", "committed:1")])?;
+    assert!(
+        crashed.code != Some(0) && crashed.stderr.contains("crash point"),
+        "{}",
+        crashed.describe()
+    );
+    // Changes while nobody runs: one behind the resume point, one ahead of it.
+    fs::remove_file(root.join("d0/f00000.txt"))?;
+    write(root, "d3/zz-late.txt", "added after the crash");
+    let run = tenant.sync(&[])?;
+    run.expect_ok()?;
+    let seen = run.n("seen");
+    assert!(
+        seen > 0 && seen < 3_204,
+        "the rerun must resume the walk, not start it over: seen {seen}\n{}",
+        run.describe()
+    );
+    // Ahead of the resume point the walk sees the directory as it is now.
+    assert_eq!(es.find_text(&tenant.index, "crash")?.len(), 1);
+    // Behind it, this enumeration had already seen the deleted file, so it stays until the
+    // next walk: a walk reflects the directory as it was when each part was read.
+    let run = tenant.sync(&[])?;
+    run.expect_ok()?;
+    assert_eq!(run.n("purged"), 1, "{}", run.describe());
+    assert_index_matches_folder(&es, &tenant.index, root)?;
+    Ok(())
+}
