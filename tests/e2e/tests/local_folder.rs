@@ -304,3 +304,34 @@ fn a_walk_interrupted_by_a_crash_resumes_and_the_next_walk_converges() -> anyhow
     assert_index_matches_folder(&es, &tenant.index, root)?;
     Ok(())
 }
+
+#[test]
+fn watch_walks_again_after_the_interval_and_picks_up_a_new_file() -> anyhow::Result<()> {
+    let es = SearchServer::start()?;
+    let dir = tempfile::tempdir()?;
+    seed(dir.path());
+    let tenant = folder_tenant(&es, dir.path(), json!({"watch_interval_secs": 1}))?;
+    let watch = tenant.spawn("watch", &["--rounds", "5"], &[])?;
+    // The first round is done when the watcher logs it; the file arrives after that.
+    let first = tributary_e2e::wait_for(
+        std::time::Duration::from_secs(60),
+        std::time::Duration::from_millis(20),
+        || watch.stderr().contains("changes applied").then_some(()),
+    );
+    assert!(first.is_some(), "no first round\n{}", watch.stderr());
+    write(dir.path(), "arrived later.txt", "a pangolin walks in");
+    let found = tributary_e2e::wait_for(
+        std::time::Duration::from_secs(60),
+        std::time::Duration::from_millis(100),
+        || {
+            es.find_text(&tenant.index, "pangolin")
+                .ok()
+                .filter(|h| h.len() == 1)
+        },
+    );
+    assert!(found.is_some(), "never indexed\n{}", watch.stderr());
+    let run = watch.wait(std::time::Duration::from_secs(60))?;
+    run.expect_code(0)?;
+    assert_index_matches_folder(&es, &tenant.index, dir.path())?;
+    Ok(())
+}
