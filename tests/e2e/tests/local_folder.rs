@@ -335,3 +335,41 @@ fn watch_walks_again_after_the_interval_and_picks_up_a_new_file() -> anyhow::Res
     assert_index_matches_folder(&es, &tenant.index, dir.path())?;
     Ok(())
 }
+
+#[test]
+fn settings_changed_during_an_interrupted_walk_start_a_new_walk_that_converges()
+-> anyhow::Result<()> {
+    let es = SearchServer::start()?;
+    let dir = tempfile::tempdir()?;
+    let root = dir.path();
+    for i in 0..2_500 {
+        write(root, &format!("d{}/f{i:05}.txt", i % 3), "x");
+    }
+    // At the root, whose own modification time is not indexed, so removing it later for the
+    // comparison changes nothing else.
+    write(root, "skip-me.log", "left out after the change");
+    let mut tenant = folder_tenant(&es, root, json!({}))?;
+    let crashed = tenant.sync_env(&[], &[("TRIBUTARY_CRASH_AT", "committed:1")])?;
+    assert!(crashed.code != Some(0), "{}", crashed.describe());
+    tenant.set(
+        "source",
+        "exclude",
+        toml::Value::Array(vec![toml::Value::String("*.log".into())]),
+    )?;
+    let run = tenant.sync(&[])?;
+    run.expect_ok()?;
+    let report = run.report.clone().unwrap_or_default();
+    assert_eq!(report["mode"], "full", "{}", run.describe());
+    assert!(
+        report["mode_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("expired")),
+        "{}",
+        run.describe()
+    );
+    // The new walk saw everything again, and its purge removed what the new settings exclude.
+    assert!(run.n("seen") >= 2_503, "{}", run.describe());
+    fs::remove_file(root.join("skip-me.log"))?;
+    assert_index_matches_folder(&es, &tenant.index, root)?;
+    Ok(())
+}
