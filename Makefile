@@ -53,7 +53,7 @@ bench: setup components
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	$(CARGO) clippy --target wasm32-wasip2 -p dropbox-source -- -D warnings
+	$(CARGO) clippy --target wasm32-wasip2 -p dropbox-source -p local-folder-source -p template-source -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all
