@@ -66,7 +66,7 @@ pub struct SyncArgs {
 pub struct WatchArgs {
     #[command(flatten)]
     pub config: ConfigArg,
-    /// Long-poll timeout in seconds (the source clamps it to its own bounds, 30..480 for Dropbox).
+    /// Long-poll timeout in seconds (the source clamps it to its own bounds).
     #[arg(long, default_value_t = 30)]
     pub poll_secs: u32,
     /// Stop after this many change rounds (for tests and scripts); 0 = forever.
@@ -87,5 +87,19 @@ pub struct AuthArgs {
 #[derive(Debug, Args)]
 pub struct FieldsArgs {
     /// A bundled connector name or a path to a component (.wasm).
-    pub connector: String,
+    #[arg(value_name = "CONNECTOR", required_unless_present = "connector_flag")]
+    pub connector: Option<String>,
+    /// The same, as a flag: `--connector PATH`.
+    #[arg(long = "connector", value_name = "CONNECTOR", conflicts_with = "connector")]
+    pub connector_flag: Option<String>,
+}
+
+impl FieldsArgs {
+    /// The connector, given either way.
+    pub fn connector(&self) -> &str {
+        self.connector
+            .as_deref()
+            .or(self.connector_flag.as_deref())
+            .unwrap_or_default()
+    }
 }

@@ -3,15 +3,18 @@
 //!
 //! ```toml
 //! tenant = "acme"                 # names the checkpoint; default: the file's stem
-//! connector = "dropbox"           # a bundled component name, or a path to a .wasm file
+//! connector = "my-source"        # a bundled component name, or a path to a .wasm file
 //! [source]                        # the component's own fields (see `tributary fields`)
 //! path = "/"
-//! app_key = "abc123"
-//! app_secret = { env = "DROPBOX_APP_SECRET" }
-//! refresh_token = { file = "dropbox-refresh-token" }
+//! client_id = "abc123"
+//! client_secret = { env = "MY_SOURCE_SECRET" }
+//! refresh_token = { file = "my-source.refresh_token" }
+//! [sync]                          # runner settings every source has
+//! retry_count = 3
+//! concurrent_downloads = 100
 //! [elasticsearch]
 //! url = "http://localhost:9200"
-//! index = "dropbox"
+//! index = "documents"
 //! api_key = { env = "ES_API_KEY" }
 //! [content]
 //! max_bytes = 10485760
@@ -463,7 +466,7 @@ fn elasticsearch_section(
         );
     }
     if section.index.is_empty() {
-        bail!("{file}: elasticsearch.index: required, e.g. index = \"dropbox\"");
+        bail!("{file}: elasticsearch.index: required, e.g. index = \"documents\"");
     }
     if section.index != section.index.to_lowercase() || section.index.starts_with(['_', '-', '+']) {
         bail!(

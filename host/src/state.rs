@@ -748,12 +748,12 @@ mod tests {
         let b = StateStore::Memory(inner.sibling());
 
         let state = a
-            .acquire("t", "dropbox", "runner-a", TTL, false)
+            .acquire("t", "some-source", "runner-a", TTL, false)
             .await
             .unwrap();
         assert_eq!(state.checkpoint, None);
         let err = b
-            .acquire("t", "dropbox", "runner-b", TTL, false)
+            .acquire("t", "some-source", "runner-b", TTL, false)
             .await
             .unwrap_err();
         assert!(
@@ -769,7 +769,7 @@ mod tests {
         a.release("t").await.unwrap();
 
         let seen = b
-            .acquire("t", "dropbox", "runner-b", TTL, false)
+            .acquire("t", "some-source", "runner-b", TTL, false)
             .await
             .unwrap();
         assert_eq!(seen.checkpoint.as_deref(), Some("cursor-1"));
@@ -789,10 +789,10 @@ mod tests {
         let a = MemoryStateStore::new();
         let b = StateStore::Memory(a.sibling());
         let a = StateStore::Memory(a);
-        a.acquire("t", "dropbox", "runner-a", Duration::ZERO, false)
+        a.acquire("t", "some-source", "runner-a", Duration::ZERO, false)
             .await
             .unwrap();
-        b.acquire("t", "dropbox", "runner-b", TTL, false)
+        b.acquire("t", "some-source", "runner-b", TTL, false)
             .await
             .unwrap();
         let err = a.commit("t", &TenantState::default()).await.unwrap_err();
