@@ -126,6 +126,77 @@ pub struct TenantConfig {
     /// When `tributary serve` runs this tenant.
     pub schedule: ScheduleSection,
     pub sandbox: SandboxSection,
+    /// What the tenant allows the component to do with its secrets (required for a
+    /// component given by path that declares a credential).
+    pub credential: Option<CredentialPin>,
+}
+
+/// `[credential]`: the credential scheme the tenant agreed to, where its secrets may go and
+/// which secret fields it may use. A component may not choose these for itself: a component
+/// that pointed the token endpoint at its own server, or wrapped a refresh token into an
+/// API-key header, would otherwise walk away with the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialPin {
+    /// `oauth2`, `aws-sigv4`, `header` or `basic`.
+    pub kind: String,
+    /// Origins the credential may be sent to (bearer token, signature, header).
+    pub hosts: Vec<String>,
+    /// OAuth2: the token endpoint that receives the refresh token and client secret.
+    pub token_url: Option<String>,
+    /// The secret fields the credential may use (any of the component's when empty).
+    pub secret_fields: Vec<String>,
+}
+
+impl CredentialPin {
+    fn parse(file: &str, t: toml::Table) -> anyhow::Result<CredentialPin> {
+        let mut kind = None;
+        let mut pin = CredentialPin {
+            kind: String::new(),
+            hosts: vec![],
+            token_url: None,
+            secret_fields: vec![],
+        };
+        let strings = |key: &str, value: &toml::Value| -> anyhow::Result<Vec<String>> {
+            value
+                .as_array()
+                .ok_or_else(|| anyhow!("{file}: {key}: expected a list of strings"))?
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| anyhow!("{file}: {key}: {v} is not a string"))
+                })
+                .collect()
+        };
+        for (field, value) in t {
+            let key = format!("credential.{field}");
+            match field.as_str() {
+                "kind" => {
+                    let k = string(file, &key, &value)?;
+                    if !matches!(k.as_str(), "oauth2" | "aws-sigv4" | "header" | "basic") {
+                        bail!("{file}: {key}: {k:?} is not one of oauth2, aws-sigv4, header, basic");
+                    }
+                    kind = Some(k);
+                }
+                "hosts" => {
+                    pin.hosts = strings(&key, &value)?;
+                    for host in &pin.hosts {
+                        crate::http::Origin::parse(host)
+                            .map_err(|e| anyhow!("{file}: {key}: {e}"))?;
+                    }
+                }
+                "token_url" => pin.token_url = Some(string(file, &key, &value)?),
+                "secret_fields" => pin.secret_fields = strings(&key, &value)?,
+                other => bail!(
+                    "{file}: credential.{other}: unknown field (known: kind, hosts, token_url, secret_fields)"
+                ),
+            }
+        }
+        pin.kind = kind.ok_or_else(|| {
+            anyhow!("{file}: credential.kind: required (oauth2, aws-sigv4, header or basic)")
+        })?;
+        Ok(pin)
+    }
 }
 
 /// When a schedule fires: every interval, or at the times of a cron expression.
@@ -232,6 +303,7 @@ impl TenantConfig {
         let mut sandbox = SandboxSection::default();
         let mut sync = SyncSection::default();
         let mut schedule = ScheduleSection::default();
+        let mut credential = None;
         let mut sync_given: Vec<String> = vec![];
         let set_sync = |sync: &mut SyncSection,
                         given: &mut Vec<String>,
@@ -272,6 +344,12 @@ impl TenantConfig {
                 }
                 "schedule" => {
                     schedule = ScheduleSection::parse(&name, table(&name, "schedule", value)?)?;
+                }
+                "credential" => {
+                    credential = Some(CredentialPin::parse(
+                        &name,
+                        table(&name, "credential", value)?,
+                    )?);
                 }
                 "sync" => {
                     for (field, value) in table(&name, "sync", value)? {
@@ -345,7 +423,7 @@ impl TenantConfig {
                     }
                 }
                 other => bail!(
-                    "{name}: `{other}`: unknown key (known: tenant, connector, [source], [sync], [schedule], [elasticsearch], [content], [sandbox])"
+                    "{name}: `{other}`: unknown key (known: tenant, connector, [source], [credential], [sync], [schedule], [elasticsearch], [content], [sandbox])"
                 ),
             }
         }
@@ -385,13 +463,19 @@ impl TenantConfig {
             sync,
             schedule,
             sandbox,
+            credential,
         })
+    }
+
+    /// Whether the connector is one of the components shipped with the runner (by name),
+    /// rather than a file the tenant points at.
+    pub fn is_bundled(&self) -> bool {
+        !(self.connector.ends_with(".wasm") || self.connector.contains('/'))
     }
 
     /// Where the component file is: a path (relative to the config file) or a bundled name.
     pub fn component_path(&self) -> anyhow::Result<PathBuf> {
-        let looks_like_path = self.connector.ends_with(".wasm") || self.connector.contains('/');
-        if looks_like_path {
+        if !self.is_bundled() {
             let path = self
                 .file
                 .parent()

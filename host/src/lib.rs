@@ -12,6 +12,7 @@ pub mod config;
 pub mod es;
 pub mod extract;
 pub mod http;
+pub mod outputs;
 pub mod progress;
 pub mod report;
 pub mod retry;

@@ -275,8 +275,25 @@ impl Connector {
         let page = self.explain(result)?;
         Ok(match page {
             Ok(page) => self.within_limits(page),
-            Err(e) => Err(e),
+            Err(e) => Err(self.with_limit_hit(e)),
         })
+    }
+
+    /// A refusal the component reports after one of the host's limits bit it (a response
+    /// cut at `sandbox.max_response_bytes`, say) says so, and names the setting.
+    fn with_limit_hit(&self, e: GuestError) -> GuestError {
+        let Some(hit) = self.store.data().limit_hit() else {
+            return e;
+        };
+        let add = |m: String| format!("{m} ({hit})");
+        match e {
+            GuestError::InvalidConfig(m) => GuestError::InvalidConfig(add(m)),
+            GuestError::Unauthorized(m) => GuestError::Unauthorized(add(m)),
+            GuestError::CheckpointExpired(m) => GuestError::CheckpointExpired(add(m)),
+            GuestError::CheckpointMismatch(m) => GuestError::CheckpointMismatch(add(m)),
+            GuestError::Transient(m) => GuestError::Transient(add(m)),
+            GuestError::Permanent(m) => GuestError::Permanent(add(m)),
+        }
     }
 
     /// A page the host accepts: within `max_page_changes`, `max_field_bytes` and
@@ -367,6 +384,12 @@ async fn guarded<'a, T>(
                 Some(wasmtime::Trap::UnreachableCodeReached) => "panicked (trap)".to_string(),
                 Some(wasmtime::Trap::StackOverflow) => "overflowed its stack (trap)".to_string(),
                 Some(other) => format!("trapped: {other}"),
+                // wasmtime's own guard on what one call may copy out of the guest.
+                None if format!("{trap:#}").contains("too much data is being copied") => {
+                    "returned more data in one call than the host copies (128 MiB): a page far over \
+                     sandbox.max_page_changes or sandbox.max_field_bytes"
+                        .to_string()
+                }
                 None => format!("trapped: {trap:#}"),
             };
             Err(anyhow!("{what} {reason}"))

@@ -60,6 +60,18 @@ pub struct Runtime {
     linker: std::sync::Arc<Linker<HostState>>,
     /// Guest memory of every store of this process together.
     memory: std::sync::Arc<MemoryBudget>,
+    /// Components compiled in this process, by the SHA-256 of their bytes: every tenant
+    /// using the same component shares one compiled artifact and one `InstancePre`.
+    registry: std::sync::Arc<Registry>,
+}
+
+/// Compiled components by digest, and which digest a file had when last read.
+#[derive(Default)]
+struct Registry {
+    by_digest: std::sync::Mutex<std::collections::HashMap<String, LoadedComponent>>,
+    by_file: std::sync::Mutex<
+        std::collections::HashMap<PathBuf, (std::time::SystemTime, u64, String)>,
+    >,
 }
 
 impl Runtime {
@@ -100,6 +112,7 @@ impl Runtime {
             engine,
             linker: std::sync::Arc::new(linker),
             memory: std::sync::Arc::new(MemoryBudget::unlimited()),
+            registry: Default::default(),
         })
     }
 
@@ -120,14 +133,38 @@ impl Runtime {
 
     /// Compile (or load from the cache) a component, find which `tributary:source` version it
     /// exports, and type-check it against that version's world.
+    ///
+    /// A component already compiled in this process (same bytes, wherever they were read
+    /// from) is not compiled again; an unchanged file is not even read again.
     pub async fn load(&self, path: &Path) -> Result<LoadedComponent, LoadError> {
-        let bytes = tokio::fs::read(path)
-            .await
-            .map_err(|e| LoadError::Unreadable {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            })?;
+        let unreadable = |e: std::io::Error| LoadError::Unreadable {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        };
+        let stat = tokio::fs::metadata(path).await.map_err(unreadable)?;
+        let modified = stat.modified().map_err(unreadable)?;
+        let known = self
+            .registry
+            .by_file
+            .lock()
+            .ok()
+            .and_then(|files| files.get(path).cloned())
+            .filter(|(m, len, _)| *m == modified && *len == stat.len())
+            .and_then(|(_, _, digest)| self.compiled(&digest));
+        if let Some(component) = known {
+            return Ok(component);
+        }
+        let bytes = tokio::fs::read(path).await.map_err(unreadable)?;
         let digest = hex::encode(Sha256::digest(&bytes));
+        if let Ok(mut files) = self.registry.by_file.lock() {
+            files.insert(
+                path.to_path_buf(),
+                (modified, bytes.len() as u64, digest.clone()),
+            );
+        }
+        if let Some(component) = self.compiled(&digest) {
+            return Ok(component);
+        }
         let engine = self.engine.clone();
         let component = tokio::task::spawn_blocking(move || Component::new(&engine, &bytes))
             .await
@@ -158,12 +195,33 @@ impl Runtime {
                 ComponentPre::V0_2(v0_2::SourceConnectorPre::new(linked).map_err(misfit)?)
             }
         };
-        Ok(LoadedComponent {
+        let component = LoadedComponent {
             pre,
             path: path.to_path_buf(),
             api,
-            digest,
-        })
+            digest: digest.clone(),
+        };
+        if let Ok(mut compiled) = self.registry.by_digest.lock() {
+            compiled.insert(digest, component.clone());
+        }
+        Ok(component)
+    }
+
+    fn compiled(&self, digest: &str) -> Option<LoadedComponent> {
+        self.registry
+            .by_digest
+            .lock()
+            .ok()
+            .and_then(|compiled| compiled.get(digest).cloned())
+    }
+
+    /// Components compiled in this process.
+    pub fn compiled_count(&self) -> usize {
+        self.registry
+            .by_digest
+            .lock()
+            .map(|c| c.len())
+            .unwrap_or(0)
     }
 }
 

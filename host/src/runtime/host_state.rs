@@ -112,10 +112,12 @@ impl HostState {
     /// Why the last request was refused for its size, if it was (names the setting).
     pub(crate) fn note_response_limit(&mut self, result: &Result<InboundResponse, HttpError>) {
         if let Err(HttpError::TooLarge(n)) = result {
-            self.response_limit_hit = Some(format!(
-                "a response of over {n} bytes was refused: sandbox.max_response_bytes = {}",
+            let hit = format!(
+                "a response of over {n} bytes was cut: sandbox.max_response_bytes = {}",
                 self.max_response_bytes
-            ));
+            );
+            tracing::warn!(tenant = %self.tenant, "{hit}; raise it if the component needs more");
+            self.response_limit_hit = Some(hit);
         }
     }
 

@@ -17,6 +17,7 @@
 //! checkpoint committer), `ledger` (unacknowledged writes per page), `content` (fetch and
 //! extract), `document` (what is stored), `retries` (failed content, retried by later runs).
 pub mod apply;
+pub mod changes;
 pub mod commit;
 pub mod content;
 pub mod document;
