@@ -8,6 +8,7 @@
 
 use serde_json::{Value, json};
 use std::time::Duration;
+use tributary_e2e::fixtures::small_manifest;
 use tributary_e2e::sandbox::{
     Behaviour, TestServer, component_report, documents_containing, expect_contained,
     hostile_tenant, planted, sync_within,
@@ -872,21 +873,24 @@ fn a_component_cannot_reach_hosts_its_tenant_did_not_allow() -> anyhow::Result<(
 // Tenants side by side
 
 #[test]
-fn two_tenants_never_see_each_others_documents_checkpoints_tokens_or_logs() -> anyhow::Result<()> {
+fn tenants_never_see_each_others_documents_checkpoints_tokens_or_logs() -> anyhow::Result<()> {
     let es = SearchServer::start()?;
     let (app_key, app_secret, refresh) = (
         planted("app-key"),
         planted("client-secret"),
         planted("refresh-token"),
     );
-    let emu = Emulator::start(&[
-        "--app-key",
-        &app_key,
-        "--app-secret",
-        &app_secret,
-        "--refresh-token",
-        &refresh,
-    ])?;
+    let emu = Emulator::with_manifest(
+        &small_manifest(),
+        &[
+            "--app-key",
+            &app_key,
+            "--app-secret",
+            &app_secret,
+            "--refresh-token",
+            &refresh,
+        ],
+    )?;
     let (echo_a, echo_b) = (
         TestServer::start(Behaviour::Echo)?,
         TestServer::start(Behaviour::Echo)?,
@@ -919,7 +923,12 @@ fn two_tenants_never_see_each_others_documents_checkpoints_tokens_or_logs() -> a
         }),
         json!({"call_timeout_secs": 60}),
     )?;
-    for t in [&mut a, &mut b] {
+    // A third tenant with another component: Dropbox, on the same account as A.
+    let mut c = Tenant::new(&emu, &es)?;
+    c.set("source", "app_key", app_key.as_str())?;
+    c.set("source", "app_secret", app_secret.as_str())?;
+    c.set("source", "refresh_token", refresh.as_str())?;
+    for t in [&mut a, &mut b, &mut c] {
         t.set("elasticsearch", "state_index", shared_state.as_str())?;
         t.state_index = shared_state.clone();
     }
@@ -927,6 +936,17 @@ fn two_tenants_never_see_each_others_documents_checkpoints_tokens_or_logs() -> a
     run_a.expect_code(0)?;
     let run_b = sync_within(&b, BOUND, &[])?;
     run_b.expect_code(0)?;
+    let run_c = sync_within(&c, BOUND, &[])?;
+    run_c.expect_code(0)?;
+    let dropbox_docs = es.all_docs(&c.index)?;
+    let tree_entries = tributary_e2e::model::tree_paths(&emu.tree()?);
+    assert!(
+        !dropbox_docs.is_empty()
+            && dropbox_docs
+                .values()
+                .all(|d| d["source"] == json!("dropbox")),
+        "{dropbox_docs:?}"
+    );
     let token_a = authorizations(&echo_a)
         .0
         .first()
@@ -936,25 +956,58 @@ fn two_tenants_never_see_each_others_documents_checkpoints_tokens_or_logs() -> a
 
     let mut problems = vec![];
     let mut nowhere_in =
-        |t: &Tenant, run: &Run, echo: &TestServer, what: &str, needle: &str| match places_holding(
-            needle,
-            &es,
-            t,
-            run,
-            &[("echo", echo)],
-        ) {
-            Ok(places) => {
-                for p in places {
-                    problems.push(format!("tenant {}: {what} is in {p}", t.tenant));
+        |t: &Tenant, run: &Run, echo: Option<&TestServer>, what: &str, needle: &str| {
+            let servers: Vec<(&str, &TestServer)> = echo.map(|e| ("echo", e)).into_iter().collect();
+            match places_holding(needle, &es, t, run, &servers) {
+                Ok(places) => {
+                    for p in places {
+                        problems.push(format!("tenant {}: {what} is in {p}", t.tenant));
+                    }
                 }
+                Err(e) => problems.push(format!("{e:#}")),
             }
-            Err(e) => problems.push(format!("{e:#}")),
         };
-    nowhere_in(&b, &run_b, &echo_b, "tenant A's marker", &marker_a);
-    nowhere_in(&b, &run_b, &echo_b, "tenant A's bearer token", &token_a);
-    nowhere_in(&b, &run_b, &echo_b, "tenant A's refresh token", &refresh);
-    nowhere_in(&a, &run_a, &echo_a, "tenant B's marker", &marker_b);
-    nowhere_in(&a, &run_a, &echo_a, "tenant B's API key", &api_key_b);
+    nowhere_in(&b, &run_b, Some(&echo_b), "tenant A's marker", &marker_a);
+    nowhere_in(
+        &b,
+        &run_b,
+        Some(&echo_b),
+        "tenant A's bearer token",
+        &token_a,
+    );
+    nowhere_in(
+        &b,
+        &run_b,
+        Some(&echo_b),
+        "tenant A's refresh token",
+        &refresh,
+    );
+    nowhere_in(&a, &run_a, Some(&echo_a), "tenant B's marker", &marker_b);
+    nowhere_in(&a, &run_a, Some(&echo_a), "tenant B's API key", &api_key_b);
+    for (t, run, echo) in [(&a, &run_a, &echo_a), (&b, &run_b, &echo_b)] {
+        for id in dropbox_docs.keys() {
+            nowhere_in(
+                t,
+                run,
+                Some(echo),
+                "a document id of the Dropbox tenant",
+                id,
+            );
+        }
+    }
+    for (what, needle) in [
+        ("tenant A's marker", &marker_a),
+        ("tenant B's marker", &marker_b),
+        ("tenant B's API key", &api_key_b),
+        ("tenant A's bearer token", &token_a),
+    ] {
+        nowhere_in(&c, &run_c, None, what, needle);
+    }
+    for (id, path) in &tree_entries {
+        if !dropbox_docs.contains_key(id) {
+            problems.push(format!("the Dropbox tenant did not index {path} ({id})"));
+        }
+    }
     // Each tenant's own documents, checkpoint and log lines carry its own marker.
     for (t, run, marker) in [(&a, &run_a, &marker_a), (&b, &run_b, &marker_b)] {
         let docs = es.all_docs(&t.index)?;
@@ -979,8 +1032,16 @@ fn two_tenants_never_see_each_others_documents_checkpoints_tokens_or_logs() -> a
     }
     let state_a = a.state_doc(&es)?.unwrap_or(Value::Null).to_string();
     let state_b = b.state_doc(&es)?.unwrap_or(Value::Null).to_string();
-    if state_a.contains(&marker_b) || state_b.contains(&marker_a) {
-        problems.push(format!("checkpoints mixed: A {state_a} / B {state_b}"));
+    let state_c = c.state_doc(&es)?.unwrap_or(Value::Null).to_string();
+    if state_a.contains(&marker_b)
+        || state_b.contains(&marker_a)
+        || state_c.contains(&marker_a)
+        || state_c.contains(&marker_b)
+        || state_c.contains("steal-secret")
+    {
+        problems.push(format!(
+            "checkpoints mixed: A {state_a} / B {state_b} / C {state_c}"
+        ));
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     Ok(())
