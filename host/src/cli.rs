@@ -90,7 +90,11 @@ pub struct FieldsArgs {
     #[arg(value_name = "CONNECTOR", required_unless_present = "connector_flag")]
     pub connector: Option<String>,
     /// The same, as a flag: `--connector PATH`.
-    #[arg(long = "connector", value_name = "CONNECTOR", conflicts_with = "connector")]
+    #[arg(
+        long = "connector",
+        value_name = "CONNECTOR",
+        conflicts_with = "connector"
+    )]
     pub connector_flag: Option<String>,
 }
 

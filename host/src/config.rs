@@ -75,12 +75,43 @@ impl Default for SyncSection {
 /// `[sync]` settings that the spec's users write in `[source]`; accepted there too.
 const SYNC_ALIASES_IN_SOURCE: &[&str] = &["retry_count", "concurrent_downloads"];
 
-#[derive(Debug, Clone)]
+/// The limits of one run's sandbox; every one names itself when it is hit.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SandboxSection {
+    /// Cap on the component's linear memory.
     pub memory_mb: u64,
+    /// Wall-clock cap on one call into the component (one page, one check).
     pub call_timeout_secs: u64,
+    /// Guest CPU time per run (unlimited when absent).
     pub cpu_secs: Option<u64>,
+    /// Cap on one HTTP response body handed to the component.
+    pub max_response_bytes: u64,
+    /// Changes in one page.
+    pub max_page_changes: u64,
+    /// Bytes of one document's fields JSON.
+    pub max_field_bytes: u64,
+    /// Bytes of one checkpoint.
+    pub max_checkpoint_bytes: u64,
+    /// Origins the component may call, whatever it declares (all it declares when absent).
+    pub allowed_hosts: Option<Vec<String>>,
 }
+
+impl Default for SandboxSection {
+    fn default() -> Self {
+        SandboxSection {
+            memory_mb: 256,
+            call_timeout_secs: 600,
+            cpu_secs: None,
+            max_response_bytes: 64 << 20,
+            max_page_changes: 10_000,
+            max_field_bytes: 1 << 20,
+            max_checkpoint_bytes: 1 << 20,
+            allowed_hosts: None,
+        }
+    }
+}
+
+const SANDBOX_FIELDS: &str = "memory_mb, call_timeout_secs, cpu_secs, max_response_bytes, max_page_changes, max_field_bytes, max_checkpoint_bytes, allowed_hosts";
 
 /// A parsed config file. Source fields are resolved later against the component's schema.
 #[derive(Debug, Clone)]
@@ -92,7 +123,78 @@ pub struct TenantConfig {
     pub elasticsearch: Option<ElasticsearchSection>,
     pub content: ContentSection,
     pub sync: SyncSection,
+    /// When `tributary serve` runs this tenant.
+    pub schedule: ScheduleSection,
     pub sandbox: SandboxSection,
+}
+
+/// When a schedule fires: every interval, or at the times of a cron expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Schedule {
+    Every(std::time::Duration),
+    /// A five-field cron expression (minute hour day-of-month month day-of-week), UTC.
+    Cron(String),
+}
+
+impl Schedule {
+    fn parse(file: &str, key: &str, text: &str) -> anyhow::Result<Schedule> {
+        let text = text.trim();
+        if let Ok(every) = humantime::parse_duration(text) {
+            if every < std::time::Duration::from_secs(1) {
+                bail!("{file}: {key}: {text:?} is shorter than a second");
+            }
+            return Ok(Schedule::Every(every));
+        }
+        text.parse::<croner::Cron>().map_err(|e| {
+            anyhow!(
+                "{file}: {key}: {text:?} is neither an interval (\"15m\", \"1h\") nor a cron expression (\"*/15 * * * *\"): {e}"
+            )
+        })?;
+        Ok(Schedule::Cron(text.to_string()))
+    }
+}
+
+/// `[schedule]`: when `tributary serve` syncs the tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleSection {
+    /// Incremental runs (resume from the checkpoint).
+    pub incremental: Schedule,
+    /// Full enumerations (optional).
+    pub full: Option<Schedule>,
+    /// Keep a long poll open and apply changes as they happen, instead of `incremental`.
+    pub watch: bool,
+}
+
+impl Default for ScheduleSection {
+    fn default() -> Self {
+        ScheduleSection {
+            incremental: Schedule::Every(std::time::Duration::from_secs(3600)),
+            full: None,
+            watch: false,
+        }
+    }
+}
+
+impl ScheduleSection {
+    fn parse(file: &str, t: toml::Table) -> anyhow::Result<ScheduleSection> {
+        let mut section = ScheduleSection::default();
+        for (field, value) in t {
+            let key = format!("schedule.{field}");
+            match field.as_str() {
+                "incremental" => {
+                    section.incremental = Schedule::parse(file, &key, &string(file, &key, &value)?)?
+                }
+                "full" => {
+                    section.full = Some(Schedule::parse(file, &key, &string(file, &key, &value)?)?)
+                }
+                "watch" => section.watch = boolean(file, &key, &value)?,
+                other => bail!(
+                    "{file}: schedule.{other}: unknown field (known: incremental, full, watch)"
+                ),
+            }
+        }
+        Ok(section)
+    }
 }
 
 impl TenantConfig {
@@ -106,6 +208,18 @@ impl TenantConfig {
         let name = file.display().to_string();
         let root: toml::Table =
             toml::from_str(text).map_err(|e| anyhow!("{name}: not valid TOML: {e}"))?;
+        Self::from_table(root, file, &name, true)
+    }
+
+    /// A tenant from its TOML table: a whole file, or one `[[tenant]]` table of a file with
+    /// many (`label` names it in messages; only a whole file may leave `tenant` out).
+    pub fn from_table(
+        root: toml::Table,
+        file: &Path,
+        label: &str,
+        tenant_from_file_name: bool,
+    ) -> anyhow::Result<TenantConfig> {
+        let name = label.to_string();
         let base = file.parent().unwrap_or(Path::new(".")).to_path_buf();
         let mut tenant = None;
         let mut connector = None;
@@ -115,12 +229,9 @@ impl TenantConfig {
             max_bytes: 10 * 1024 * 1024,
             extract: true,
         };
-        let mut sandbox = SandboxSection {
-            memory_mb: 256,
-            call_timeout_secs: 600,
-            cpu_secs: None,
-        };
+        let mut sandbox = SandboxSection::default();
         let mut sync = SyncSection::default();
+        let mut schedule = ScheduleSection::default();
         let mut sync_given: Vec<String> = vec![];
         let set_sync = |sync: &mut SyncSection,
                         given: &mut Vec<String>,
@@ -159,6 +270,9 @@ impl TenantConfig {
                         source.insert(field, value_source(&name, &where_, value, &base)?);
                     }
                 }
+                "schedule" => {
+                    schedule = ScheduleSection::parse(&name, table(&name, "schedule", value)?)?;
+                }
                 "sync" => {
                     for (field, value) in table(&name, "sync", value)? {
                         let where_ = format!("sync.{field}");
@@ -196,35 +310,52 @@ impl TenantConfig {
                 }
                 "sandbox" => {
                     for (field, value) in table(&name, "sandbox", value)? {
+                        let key = format!("sandbox.{field}");
+                        let n = || unsigned(&name, &key, &value);
                         match field.as_str() {
-                            "memory_mb" => {
-                                sandbox.memory_mb = unsigned(&name, "sandbox.memory_mb", &value)?
-                            }
-                            "call_timeout_secs" => {
-                                sandbox.call_timeout_secs =
-                                    unsigned(&name, "sandbox.call_timeout_secs", &value)?
-                            }
-                            "cpu_secs" => {
-                                sandbox.cpu_secs =
-                                    Some(unsigned(&name, "sandbox.cpu_secs", &value)?)
+                            "memory_mb" => sandbox.memory_mb = n()?,
+                            "call_timeout_secs" => sandbox.call_timeout_secs = n()?.max(1),
+                            "cpu_secs" => sandbox.cpu_secs = Some(n()?.max(1)),
+                            "max_response_bytes" => sandbox.max_response_bytes = n()?,
+                            "max_page_changes" => sandbox.max_page_changes = n()?.max(1),
+                            "max_field_bytes" => sandbox.max_field_bytes = n()?,
+                            "max_checkpoint_bytes" => sandbox.max_checkpoint_bytes = n()?,
+                            "allowed_hosts" => {
+                                let hosts = value.as_array().ok_or_else(|| {
+                                    anyhow!("{name}: sandbox.allowed_hosts: expected a list of origins like [\"https://api.example.com\"]")
+                                })?;
+                                let mut origins = vec![];
+                                for host in hosts {
+                                    let text = host.as_str().ok_or_else(|| {
+                                        anyhow!(
+                                            "{name}: sandbox.allowed_hosts: {host} is not a string"
+                                        )
+                                    })?;
+                                    crate::http::Origin::parse(text).map_err(|e| {
+                                        anyhow!("{name}: sandbox.allowed_hosts: {e}")
+                                    })?;
+                                    origins.push(text.to_string());
+                                }
+                                sandbox.allowed_hosts = Some(origins);
                             }
                             other => bail!(
-                                "{name}: sandbox.{other}: unknown field (known: memory_mb, call_timeout_secs, cpu_secs)"
+                                "{name}: sandbox.{other}: unknown field (known: {SANDBOX_FIELDS})"
                             ),
                         }
                     }
                 }
                 other => bail!(
-                    "{name}: `{other}`: unknown key (known: tenant, connector, [source], [sync], [elasticsearch], [content], [sandbox])"
+                    "{name}: `{other}`: unknown key (known: tenant, connector, [source], [sync], [schedule], [elasticsearch], [content], [sandbox])"
                 ),
             }
         }
         let tenant = match tenant {
             Some(t) => t,
-            None => file
+            None if tenant_from_file_name => file
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .ok_or_else(|| anyhow!("{name}: set `tenant = \"...\"`"))?,
+            None => bail!("{name}: tenant: required in a [[tenant]] table, e.g. tenant = \"acme\""),
         };
         if tenant.is_empty()
             || !tenant
@@ -252,6 +383,7 @@ impl TenantConfig {
             elasticsearch,
             content,
             sync,
+            schedule,
             sandbox,
         })
     }
@@ -565,6 +697,29 @@ mod tests {
         let es = c.elasticsearch.unwrap();
         assert_eq!(es.state_index, "tributary-state");
         assert!(!format!("{es:?}").contains("\"k\""));
+    }
+
+    #[test]
+    fn schedules_are_intervals_or_cron_expressions() {
+        let c =
+            parse("connector = \"x\"\n[schedule]\nincremental = \"15m\"\nfull = \"0 3 * * 0\"\n")
+                .unwrap();
+        assert_eq!(
+            c.schedule.incremental,
+            Schedule::Every(std::time::Duration::from_secs(900))
+        );
+        assert_eq!(c.schedule.full, Some(Schedule::Cron("0 3 * * 0".into())));
+        let e = parse("connector = \"x\"\n[schedule]\nincremental = \"sometimes\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("schedule.incremental") && e.contains("cron"),
+            "{e}"
+        );
+        let e = parse("connector = \"x\"\n[sandbox]\nallowed_hosts = [\"https://a.com/x\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sandbox.allowed_hosts"), "{e}");
     }
 
     #[test]

@@ -161,6 +161,9 @@ trait Backend {
         expected: Option<Version>,
     ) -> Result<Option<Version>, StateError>;
     fn held(&self) -> &Mutex<HashMap<String, Held>>;
+    /// Serializes this store's writes of held documents (a commit and a lease renewal must
+    /// not both write from the same version).
+    fn writes(&self) -> &tokio::sync::Mutex<()>;
 }
 
 /// Where checkpoints live.
@@ -203,6 +206,14 @@ impl StateStore {
         match self {
             StateStore::Elasticsearch(b) => commit(b, tenant, state).await,
             StateStore::Memory(b) => commit(b, tenant, state).await,
+        }
+    }
+
+    /// Extend the lease without changing the state (a heartbeat while a long page runs).
+    pub async fn renew(&self, tenant: &str) -> Result<(), StateError> {
+        match self {
+            StateStore::Elasticsearch(b) => renew(b, tenant).await,
+            StateStore::Memory(b) => renew(b, tenant).await,
         }
     }
 
@@ -385,6 +396,7 @@ async fn acquire(
 }
 
 async fn commit(b: &impl Backend, tenant: &str, state: &TenantState) -> Result<(), StateError> {
+    let _writing = b.writes().lock().await;
     let Some(mut held_state) = held(b, tenant) else {
         return Err(StateError::NotHeld {
             tenant: tenant.to_string(),
@@ -427,7 +439,41 @@ async fn commit(b: &impl Backend, tenant: &str, state: &TenantState) -> Result<(
     }
 }
 
+/// Write the held document back with a fresh lease.
+async fn renew(b: &impl Backend, tenant: &str) -> Result<(), StateError> {
+    let _writing = b.writes().lock().await;
+    let Some(mut held_state) = held(b, tenant) else {
+        return Err(StateError::NotHeld {
+            tenant: tenant.to_string(),
+        });
+    };
+    let holder = held_state
+        .doc
+        .lease
+        .as_ref()
+        .map(|l| l.holder.clone())
+        .unwrap_or_default();
+    held_state.doc.lease = Some(lease(&holder, held_state.ttl));
+    match b
+        .write(tenant, &held_state.doc, Some(held_state.version))
+        .await?
+    {
+        Some(version) => {
+            held_state.version = version;
+            remember(b, tenant, held_state);
+            Ok(())
+        }
+        None => {
+            forget(b, tenant);
+            Err(StateError::Lost {
+                tenant: tenant.to_string(),
+            })
+        }
+    }
+}
+
 async fn release(b: &impl Backend, tenant: &str) -> Result<(), StateError> {
+    let _writing = b.writes().lock().await;
     let Some(mut held_state) = forget(b, tenant) else {
         return Ok(());
     };
@@ -501,6 +547,7 @@ pub struct EsStateStore {
     budget: Duration,
     index_ready: tokio::sync::OnceCell<()>,
     held: Mutex<HashMap<String, Held>>,
+    writes: tokio::sync::Mutex<()>,
 }
 
 impl EsStateStore {
@@ -518,6 +565,7 @@ impl EsStateStore {
             budget: client_settings.retry_budget(),
             index_ready: tokio::sync::OnceCell::new(),
             held: Mutex::new(HashMap::new()),
+            writes: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -657,6 +705,10 @@ impl Backend for EsStateStore {
     fn held(&self) -> &Mutex<HashMap<String, Held>> {
         &self.held
     }
+
+    fn writes(&self) -> &tokio::sync::Mutex<()> {
+        &self.writes
+    }
 }
 
 #[derive(Default)]
@@ -671,6 +723,7 @@ struct MemoryData {
 pub struct MemoryStateStore {
     data: Arc<Mutex<MemoryData>>,
     held: Mutex<HashMap<String, Held>>,
+    writes: tokio::sync::Mutex<()>,
 }
 
 impl MemoryStateStore {
@@ -684,6 +737,7 @@ impl MemoryStateStore {
         MemoryStateStore {
             data: self.data.clone(),
             held: Mutex::new(HashMap::new()),
+            writes: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -729,6 +783,10 @@ impl Backend for MemoryStateStore {
 
     fn held(&self) -> &Mutex<HashMap<String, Held>> {
         &self.held
+    }
+
+    fn writes(&self) -> &tokio::sync::Mutex<()> {
+        &self.writes
     }
 }
 

@@ -9,7 +9,6 @@ use crate::source_config::{self, ResolvedSource};
 use anyhow::{Context, anyhow};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Why a tenant could not be prepared; the CLI maps these to exit codes.
 #[derive(Debug, thiserror::Error)]
@@ -68,12 +67,7 @@ impl Tenant {
             LoadError::Other(e) => PrepareError::Other(e),
             config_error => PrepareError::Config(format!("{file}: connector: {config_error}")),
         })?;
-        let limits = SandboxLimits {
-            memory_bytes: (config.sandbox.memory_mb as usize) << 20,
-            call_timeout: Duration::from_secs(config.sandbox.call_timeout_secs),
-            cpu_time: config.sandbox.cpu_secs.map(Duration::from_secs),
-            ..SandboxLimits::default()
-        };
+        let limits = SandboxLimits::from(&config.sandbox);
         let client = http::client::build_client()?;
         let deny_all = Arc::new(HttpService::deny_all(client.clone()));
         // `info` runs with nothing granted: the grants depend on what it declares.
@@ -120,8 +114,31 @@ impl Tenant {
         }
         let retry_count = config.sync.retry_count;
         let concurrent_downloads = config.sync.concurrent_downloads;
-        let allow = AllowList::parse_all(plan.hosts.iter().map(String::as_str))
+        let declared = AllowList::parse_all(plan.hosts.iter().map(String::as_str))
             .map_err(|e| anyhow!("the {} component declared a bad host: {e}", info.id))?;
+        // The tenant may narrow what the component asks for, never widen it.
+        let allow = match &config.sandbox.allowed_hosts {
+            None => declared,
+            Some(allowed) => {
+                let allowed =
+                    AllowList::parse_all(allowed.iter().map(String::as_str)).map_err(|e| {
+                        PrepareError::Config(format!("{file}: sandbox.allowed_hosts: {e}"))
+                    })?;
+                let (kept, dropped): (Vec<_>, Vec<_>) = declared
+                    .origins()
+                    .iter()
+                    .cloned()
+                    .partition(|o| allowed.origins().contains(o));
+                for origin in &dropped {
+                    tracing::warn!(
+                        tenant = %config.tenant,
+                        %origin,
+                        "the component declares this host but sandbox.allowed_hosts does not allow it: its requests there will be denied"
+                    );
+                }
+                AllowList::new(kept)
+            }
+        };
         let pacer = Arc::new(Pacer::new());
         let (credential_hosts, credential) = match &plan.credential {
             None => (AllowList::default(), None),

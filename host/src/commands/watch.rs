@@ -32,10 +32,8 @@ pub async fn run(runtime: &Runtime, args: WatchArgs) -> u8 {
         });
     }
     let options = SyncOptions {
-        full: false,
-        runner_id: crate::state::local_runner_id(),
-        progress: false,
         stop: stop.clone(),
+        ..SyncOptions::alone(&tenant, false, false)
     };
     let mut rounds = 0u64;
     loop {

@@ -1,6 +1,7 @@
 //! The process-wide engine, the epoch ticker and the compiled-component cache.
 use super::WasmContext;
 use super::host_state::HostState;
+use super::limits::MemoryBudget;
 use super::{v0_1, v0_2};
 use crate::source::WitVersion;
 use anyhow::Context;
@@ -13,7 +14,7 @@ use wasmtime::{Config, Engine};
 /// The epoch ticks this often; guests yield to the executor at every tick.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Per-run sandbox limits.
+/// Per-run sandbox limits (see `config::SandboxSection` for the settings that set them).
 #[derive(Debug, Clone)]
 pub struct SandboxLimits {
     /// Cap on each linear memory of the component.
@@ -24,15 +25,30 @@ pub struct SandboxLimits {
     pub max_response_bytes: u64,
     /// Total guest CPU time per run (None: unlimited; the wall-clock cap still applies).
     pub cpu_time: Option<Duration>,
+    /// Changes in one page.
+    pub max_page_changes: usize,
+    /// Bytes of one document's fields JSON.
+    pub max_field_bytes: usize,
+    /// Bytes of one checkpoint.
+    pub max_checkpoint_bytes: usize,
 }
 
 impl Default for SandboxLimits {
     fn default() -> Self {
+        SandboxLimits::from(&crate::config::SandboxSection::default())
+    }
+}
+
+impl From<&crate::config::SandboxSection> for SandboxLimits {
+    fn from(s: &crate::config::SandboxSection) -> Self {
         SandboxLimits {
-            memory_bytes: 256 << 20,
-            call_timeout: Duration::from_secs(600),
-            max_response_bytes: 64 << 20,
-            cpu_time: None,
+            memory_bytes: usize::try_from(s.memory_mb << 20).unwrap_or(usize::MAX),
+            call_timeout: Duration::from_secs(s.call_timeout_secs),
+            max_response_bytes: s.max_response_bytes,
+            cpu_time: s.cpu_secs.map(Duration::from_secs),
+            max_page_changes: usize::try_from(s.max_page_changes).unwrap_or(usize::MAX),
+            max_field_bytes: usize::try_from(s.max_field_bytes).unwrap_or(usize::MAX),
+            max_checkpoint_bytes: usize::try_from(s.max_checkpoint_bytes).unwrap_or(usize::MAX),
         }
     }
 }
@@ -42,6 +58,8 @@ impl Default for SandboxLimits {
 pub struct Runtime {
     engine: Engine,
     linker: std::sync::Arc<Linker<HostState>>,
+    /// Guest memory of every store of this process together.
+    memory: std::sync::Arc<MemoryBudget>,
 }
 
 impl Runtime {
@@ -81,7 +99,19 @@ impl Runtime {
         Ok(Runtime {
             engine,
             linker: std::sync::Arc::new(linker),
+            memory: std::sync::Arc::new(MemoryBudget::unlimited()),
         })
+    }
+
+    /// Cap the guest memory of all stores together (`tributary serve`).
+    pub fn with_memory_budget(mut self, budget: MemoryBudget) -> Self {
+        self.memory = std::sync::Arc::new(budget);
+        self
+    }
+
+    /// The process-wide guest memory budget.
+    pub fn memory_budget(&self) -> &std::sync::Arc<MemoryBudget> {
+        &self.memory
     }
 
     pub fn engine(&self) -> &Engine {

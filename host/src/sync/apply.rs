@@ -192,6 +192,7 @@ impl Run<'_> {
         }
         // Take a fetch slot here, not in the task: this bounds the work in flight.
         let permit = self.download_slots.clone().acquire_owned().await?;
+        let share = self.download_share.acquire(1).await;
         self.add(seq);
         let (sink, fetcher, counters, ledger, retries) = (
             self.sink.clone(),
@@ -204,7 +205,7 @@ impl Run<'_> {
         let id = doc.id;
         self.downloads.spawn(async move {
             let outcome = fetcher.fetch(&request).await;
-            drop(permit);
+            drop((permit, share));
             record_outcome(&counters, &id, &outcome);
             if let Ok(mut book) = retries.lock() {
                 match &outcome {
@@ -242,10 +243,11 @@ impl Run<'_> {
         let mut tasks = tokio::task::JoinSet::new();
         for entry in pending {
             let permit = self.download_slots.clone().acquire_owned().await?;
+            let share = self.download_share.acquire(1).await;
             let fetcher = self.fetcher.clone();
             tasks.spawn(async move {
                 let outcome = fetcher.fetch(&entry.request).await;
-                drop(permit);
+                drop((permit, share));
                 (entry, outcome)
             });
         }

@@ -25,6 +25,7 @@ pub mod ledger;
 pub mod retries;
 mod run;
 
+use crate::budget::Budgets;
 use crate::http::CredentialError;
 use crate::report::SyncReport;
 use crate::runtime::{GuestError, Runtime};
@@ -63,12 +64,31 @@ pub struct SyncOptions {
     pub full: bool,
     pub runner_id: String,
     pub progress: bool,
-    /// Set to stop cleanly after the current page (Ctrl-C in watch mode).
+    /// Set to stop cleanly after the current page (Ctrl-C in watch mode, `tributary cancel`).
     pub stop: Arc<AtomicBool>,
+    /// The budgets this run shares with others (its own when it runs alone).
+    pub budgets: Budgets,
+    /// How long the tenant's lease lasts without renewal; a dead runner's tenant is taken
+    /// over after this.
+    pub lease_ttl: Duration,
 }
 
-/// Lease on a tenant is considered abandoned after this long without a commit.
-const LEASE_TTL: Duration = Duration::from_secs(600);
+impl SyncOptions {
+    /// Options for one run alone in its process.
+    pub fn alone(tenant: &Tenant, full: bool, progress: bool) -> SyncOptions {
+        SyncOptions {
+            full,
+            runner_id: crate::state::local_runner_id(),
+            progress,
+            stop: Arc::new(AtomicBool::new(false)),
+            budgets: Budgets::for_one_run(tenant.concurrent_downloads),
+            lease_ttl: LEASE_TTL,
+        }
+    }
+}
+
+/// A lone run's lease on its tenant is considered abandoned after this long without renewal.
+pub const LEASE_TTL: Duration = Duration::from_secs(600);
 
 /// Run one sync of `tenant` into `sink`, with checkpoints in `store`.
 pub async fn run(
@@ -110,7 +130,7 @@ pub async fn run(
             &tenant.config.tenant,
             &tenant.info.id,
             &options.runner_id,
-            LEASE_TTL,
+            options.lease_ttl,
             options.full,
         )
         .await
