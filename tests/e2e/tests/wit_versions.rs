@@ -9,7 +9,8 @@ use tributary_e2e::fixtures::awkward_manifest;
 use tributary_e2e::local_folder::component_tenant;
 use tributary_e2e::sandbox::test_component;
 use tributary_e2e::{
-    Emulator, SearchServer, Tenant, comparable, component_dir, repo_root, tributary,
+    CompareOptions, Emulator, SearchServer, Tenant, assert_index_matches_tree, comparable,
+    component_dir, repo_root, tributary,
 };
 
 fn fixture_0_1() -> String {
@@ -49,7 +50,8 @@ fn the_0_1_component_syncs_the_same_documents_as_the_0_2_component() -> anyhow::
     let new = Tenant::new(&emu, &es)?;
     let old_report = old.sync_ok()?;
     let new_report = new.sync_ok()?;
-    // Today's component is the reference; the full-sync tests hold it to the emulator's tree.
+    // Today's component is the reference: it matches the emulator's tree.
+    assert_index_matches_tree(&emu, &es, &new, &CompareOptions::from_tenant(&new))?;
     assert_eq!(old_report["seen"], new_report["seen"]);
 
     let old_docs = comparable(&es.all_docs(&old.index)?);
