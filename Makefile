@@ -8,7 +8,7 @@ COMPONENT_DIR := $(TARGET_DIR)/components
 export TRIBUTARY_COMPONENT_DIR := $(COMPONENT_DIR)
 export TRIBUTARY_CACHE_DIR ?= $(TARGET_DIR)/tributary-cache
 
-.PHONY: all setup components build demo test test-rust test-conformance bench lint fmt clean
+.PHONY: all setup components test-components build demo test test-rust test-conformance bench lint fmt clean
 
 all: build
 
@@ -25,8 +25,15 @@ components:
 	cp $(TARGET_DIR)/wasm32-wasip2/release/local_folder_source.wasm $(COMPONENT_DIR)/local-folder.wasm
 	cp $(TARGET_DIR)/wasm32-wasip2/release/template_source.wasm $(COMPONENT_DIR)/template.wasm
 
+## test-components: the components the sandbox tests load (hostile, future WIT version); never shipped
+test-components:
+	$(CARGO) build --target wasm32-wasip2 -p hostile-source -p future-version-source --release
+	mkdir -p $(COMPONENT_DIR)/test
+	cp $(TARGET_DIR)/wasm32-wasip2/release/hostile_source.wasm $(COMPONENT_DIR)/test/hostile.wasm
+	cp $(TARGET_DIR)/wasm32-wasip2/release/future_version_source.wasm $(COMPONENT_DIR)/test/future-version.wasm
+
 ## build: the runner, the emulator and the components (debug profile)
-build: components
+build: components test-components
 	$(CARGO) build -p tributary -p dropbox-emulator
 
 ## demo: emulator seeded with sample documents + in-memory search server, a real sync and search

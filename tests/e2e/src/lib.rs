@@ -11,6 +11,7 @@
 pub mod fixtures;
 pub mod local_folder;
 pub mod model;
+pub mod sandbox;
 pub mod truth;
 
 use anyhow::{Context, Result, anyhow, bail};
