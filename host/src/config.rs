@@ -174,7 +174,9 @@ impl CredentialPin {
                 "kind" => {
                     let k = string(file, &key, &value)?;
                     if !matches!(k.as_str(), "oauth2" | "aws-sigv4" | "header" | "basic") {
-                        bail!("{file}: {key}: {k:?} is not one of oauth2, aws-sigv4, header, basic");
+                        bail!(
+                            "{file}: {key}: {k:?} is not one of oauth2, aws-sigv4, header, basic"
+                        );
                     }
                     kind = Some(k);
                 }

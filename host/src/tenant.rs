@@ -345,8 +345,13 @@ fn confirm_credential(
     }
     let allowed = AllowList::parse_all(pin.hosts.iter().map(String::as_str))
         .map_err(|e| PrepareError::Config(format!("{file}: credential.hosts: {e}")))?;
-    let wanted = AllowList::parse_all(credential.hosts().iter().map(String::as_str))
-        .map_err(|e| anyhow!("the {} component declared a bad credential host: {e}", info.id))?;
+    let wanted =
+        AllowList::parse_all(credential.hosts().iter().map(String::as_str)).map_err(|e| {
+            anyhow!(
+                "the {} component declared a bad credential host: {e}",
+                info.id
+            )
+        })?;
     if let Some(extra) = wanted
         .origins()
         .iter()

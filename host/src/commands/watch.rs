@@ -65,8 +65,14 @@ pub async fn run(runtime: &Runtime, args: WatchArgs) -> u8 {
             return EXIT_FAILED;
         };
         // Wait for the next change (or Ctrl-C).
-        match sync::changes::wait_for_changes(runtime, &tenant, &checkpoint, args.poll_secs, &stopped)
-            .await
+        match sync::changes::wait_for_changes(
+            runtime,
+            &tenant,
+            &checkpoint,
+            args.poll_secs,
+            &stopped,
+        )
+        .await
         {
             Ok(Waited::Changes) => {}
             Ok(Waited::Stopped) => return EXIT_OK,

@@ -69,9 +69,8 @@ pub struct Runtime {
 #[derive(Default)]
 struct Registry {
     by_digest: std::sync::Mutex<std::collections::HashMap<String, LoadedComponent>>,
-    by_file: std::sync::Mutex<
-        std::collections::HashMap<PathBuf, (std::time::SystemTime, u64, String)>,
-    >,
+    by_file:
+        std::sync::Mutex<std::collections::HashMap<PathBuf, (std::time::SystemTime, u64, String)>>,
 }
 
 impl Runtime {
@@ -217,11 +216,7 @@ impl Runtime {
 
     /// Components compiled in this process.
     pub fn compiled_count(&self) -> usize {
-        self.registry
-            .by_digest
-            .lock()
-            .map(|c| c.len())
-            .unwrap_or(0)
+        self.registry.by_digest.lock().map(|c| c.len()).unwrap_or(0)
     }
 }
 

@@ -71,6 +71,26 @@ pub fn hostile_tenant(
     Ok(tenant)
 }
 
+/// Write the tenant's `[credential]` section: the scheme, hosts, token endpoint and secret
+/// fields the tenant allows its (path-loaded) component to use.
+pub fn allow_credential(
+    tenant: &mut Tenant,
+    kind: &str,
+    hosts: &[&str],
+    token_url: Option<&str>,
+    secret_fields: &[&str],
+) -> Result<()> {
+    let list =
+        |items: &[&str]| toml::Value::Array(items.iter().map(|s| toml::Value::from(*s)).collect());
+    tenant.set("credential", "kind", kind)?;
+    tenant.set("credential", "hosts", list(hosts))?;
+    if let Some(url) = token_url {
+        tenant.set("credential", "token_url", url)?;
+    }
+    tenant.set("credential", "secret_fields", list(secret_fields))?;
+    Ok(())
+}
+
 fn merge(into: &mut Value, from: &Value) {
     if let (Some(a), Some(b)) = (into.as_object_mut(), from.as_object()) {
         a.extend(b.clone());

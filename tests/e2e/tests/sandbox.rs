@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use tributary_e2e::fixtures::small_manifest;
 use tributary_e2e::sandbox::{
-    Behaviour, TestServer, component_report, documents_containing, expect_contained,
-    hostile_tenant, planted, sync_within,
+    Behaviour, TestServer, allow_credential, component_report, documents_containing,
+    expect_contained, hostile_tenant, planted, sync_within,
 };
 use tributary_e2e::{Emulator, Run, SearchServer, Tenant};
 
@@ -643,6 +643,13 @@ fn oauth2_secrets_never_reach_the_component() -> anyhow::Result<()> {
         }),
         json!({"call_timeout_secs": 60}),
     )?;
+    allow_credential(
+        &mut t,
+        "oauth2",
+        &[&echo.url],
+        Some(&format!("{}/oauth2/token", emu.url)),
+        &["client_secret", "refresh_token"],
+    )?;
     let config_path = t.config_path.to_string_lossy().into_owned();
     t.set("source", "config_file", config_path.as_str())?;
     let run = sync_within(&t, BOUND, &[(PLANTED_VAR, planted_env.as_str())])?;
@@ -691,7 +698,7 @@ fn the_sigv4_secret_key_never_reaches_the_component() -> anyhow::Result<()> {
         .take(20)
         .collect();
     let secret_key = planted("aws-secret-key");
-    let t = hostile_tenant(
+    let mut t = hostile_tenant(
         &es,
         "steal-secret",
         json!({
@@ -701,6 +708,13 @@ fn the_sigv4_secret_key_never_reaches_the_component() -> anyhow::Result<()> {
             "secret_access_key": secret_key,
         }),
         json!({"call_timeout_secs": 60}),
+    )?;
+    allow_credential(
+        &mut t,
+        "aws-sigv4",
+        &[&echo.url],
+        None,
+        &["access_key_id", "secret_access_key"],
     )?;
     let run = sync_within(&t, BOUND, &[])?;
     run.expect_code(0)?;
@@ -733,7 +747,7 @@ fn an_api_key_goes_only_to_its_own_host() -> anyhow::Result<()> {
     let echo = TestServer::start(Behaviour::Echo)?;
     let other = TestServer::start(Behaviour::Echo)?;
     let api_key = planted("api-key");
-    let t = hostile_tenant(
+    let mut t = hostile_tenant(
         &es,
         "steal-secret",
         json!({
@@ -744,6 +758,7 @@ fn an_api_key_goes_only_to_its_own_host() -> anyhow::Result<()> {
         }),
         json!({"call_timeout_secs": 60}),
     )?;
+    allow_credential(&mut t, "header", &[&echo.url], None, &["api_key"])?;
     let run = sync_within(&t, BOUND, &[])?;
     run.expect_code(0)?;
     let report = check_report(&es, &t, &run)?;
@@ -782,11 +797,36 @@ fn the_oauth2_token_endpoint_cannot_be_pointed_at_an_echo_server() -> anyhow::Re
         }),
         json!({"call_timeout_secs": 60}),
     )?;
+    // Without the tenant's say-so the component is not run at all...
     let run = sync_within(&t, BOUND, &[])?;
+    run.expect_code(2)?;
+    assert!(
+        run.stderr.contains("[credential]") && run.stderr.contains("token_url"),
+        "{}",
+        run.describe()
+    );
+    // ...and with the tenant's [credential] naming the real endpoint, it is refused too.
+    let mut pinned = t;
+    allow_credential(
+        &mut pinned,
+        "oauth2",
+        &[&echo.url],
+        Some("https://token.example.com/oauth2/token"),
+        &["client_secret", "refresh_token"],
+    )?;
+    let refused = sync_within(&pinned, BOUND, &[])?;
+    refused.expect_code(2)?;
+    assert!(
+        refused.stderr.contains("credential.token_url"),
+        "{}",
+        refused.describe()
+    );
     let mut leaks = vec![];
-    for (name, secret) in [("client secret", &app_secret), ("refresh token", &refresh)] {
-        for place in places_holding(secret, &es, &t, &run, &[("echo", &echo)])? {
-            leaks.push(format!("the {name} is in {place}"));
+    for run in [&run, &refused] {
+        for (name, secret) in [("client secret", &app_secret), ("refresh token", &refresh)] {
+            for place in places_holding(secret, &es, &pinned, run, &[("echo", &echo)])? {
+                leaks.push(format!("the {name} is in {place}"));
+            }
         }
     }
     assert!(
@@ -795,6 +835,7 @@ fn the_oauth2_token_endpoint_cannot_be_pointed_at_an_echo_server() -> anyhow::Re
         leaks.join("\n"),
         run.describe()
     );
+    assert_eq!(echo.count(), 0, "the component's server was contacted");
     Ok(())
 }
 
@@ -821,12 +862,38 @@ fn a_secret_cannot_be_rewrapped_in_a_header_the_echo_reflects() -> anyhow::Resul
             json!({"call_timeout_secs": 60}),
         )?;
         let run = sync_within(&t, BOUND, &[])?;
+        // A component loaded from a path may not pick the scheme or the fields alone.
+        run.expect_code(2)?;
         for place in places_holding(&secret, &es, &t, &run, &[("echo", &echo)])? {
             leaks.push(format!(
                 "{credential}: the {field} is in {place} (exit {:?})",
                 run.code
             ));
         }
+        // A tenant that allows an API-key header over `api_key` does not allow it over
+        // another secret field.
+        let mut pinned = t;
+        let kind = if credential.starts_with("basic") {
+            "basic"
+        } else {
+            "header"
+        };
+        allow_credential(&mut pinned, kind, &[&echo.url], None, &["api_key"])?;
+        let refused = sync_within(&pinned, BOUND, &[])?;
+        refused.expect_code(2)?;
+        assert!(
+            refused.stderr.contains("credential.secret_fields"),
+            "{}",
+            refused.describe()
+        );
+        for place in places_holding(&secret, &es, &pinned, &refused, &[("echo", &echo)])? {
+            leaks.push(format!("{credential} (pinned): the {field} is in {place}"));
+        }
+        assert_eq!(
+            echo.count(),
+            0,
+            "{credential}: the echo server was contacted"
+        );
     }
     assert!(
         leaks.is_empty(),
@@ -940,6 +1007,14 @@ fn tenants_never_see_each_others_documents_checkpoints_tokens_or_logs() -> anyho
         }),
         json!({"call_timeout_secs": 60}),
     )?;
+    allow_credential(
+        &mut a,
+        "oauth2",
+        &[&echo_a.url],
+        Some(&format!("{}/oauth2/token", emu.url)),
+        &["client_secret", "refresh_token"],
+    )?;
+    allow_credential(&mut b, "header", &[&echo_b.url], None, &["api_key"])?;
     // A third tenant with another component: Dropbox, on the same account as A.
     let mut c = Tenant::new(&emu, &es)?;
     c.set("source", "app_key", app_key.as_str())?;

@@ -46,6 +46,14 @@ fn the_0_1_component_syncs_the_same_documents_as_the_0_2_component() -> anyhow::
     let es = SearchServer::start()?;
     let mut old = Tenant::new(&emu, &es)?;
     old.config.insert("connector".into(), fixture_0_1().into());
+    // Loaded from a path, the component needs the tenant's consent to use its secrets.
+    tributary_e2e::sandbox::allow_credential(
+        &mut old,
+        "oauth2",
+        &[&emu.url],
+        Some(&format!("{}/oauth2/token", emu.url)),
+        &["app_secret", "refresh_token"],
+    )?;
     old.write()?;
     let new = Tenant::new(&emu, &es)?;
     let old_report = old.sync_ok()?;
