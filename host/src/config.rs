@@ -25,14 +25,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// A value as written in the file: inline, or a pointer to where a secret lives.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ValueSource {
     Inline(toml::Value),
     Env(String),
     File(PathBuf),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ElasticsearchSection {
     pub url: String,
     pub index: String,
@@ -46,7 +46,7 @@ pub struct ElasticsearchSection {
     pub retry_budget_secs: u64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ContentSection {
     /// Files larger than this are indexed without content.
     pub max_bytes: u64,
@@ -114,7 +114,7 @@ impl Default for SandboxSection {
 const SANDBOX_FIELDS: &str = "memory_mb, call_timeout_secs, cpu_secs, max_response_bytes, max_page_changes, max_field_bytes, max_checkpoint_bytes, allowed_hosts";
 
 /// A parsed config file. Source fields are resolved later against the component's schema.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TenantConfig {
     pub file: PathBuf,
     pub tenant: String,
@@ -508,6 +508,105 @@ impl TenantConfig {
                     .join(", ")
             )
         })
+    }
+}
+
+/// `serve.toml`: how `tributary serve` runs many tenants (every value may also be given as a
+/// command-line flag, which wins).
+///
+/// ```toml
+/// tenants = "tenants"              # a directory of tenant files, or one file of [[tenant]] tables
+/// listen = "127.0.0.1:9464"        # optional: /metrics and /healthz
+/// lease_secs = 30                  # a dead runner's tenants are taken over after this
+/// [coordination]                   # where claims, leases and run records live (an index we own)
+/// url = "http://localhost:9200"
+/// index = "tributary-coordination"
+/// [limits]                         # for the whole process, shared fairly by running tenants
+/// concurrent_runs = 16
+/// downloads = 256
+/// bulk_mb = 256
+/// text_mb = 256
+/// guest_memory_mb = 4096
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ServeConfig {
+    pub file: Option<PathBuf>,
+    pub tenants: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub lease_secs: Option<u64>,
+    /// The cluster and index of the coordination index (`index` defaults to
+    /// `tributary-coordination`).
+    pub coordination: Option<ElasticsearchSection>,
+    pub limits: ServeLimits,
+}
+
+/// Process-wide budgets of `tributary serve`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServeLimits {
+    pub concurrent_runs: usize,
+    pub downloads: usize,
+    pub bulk_mb: usize,
+    pub text_mb: usize,
+    pub guest_memory_mb: usize,
+}
+
+impl Default for ServeLimits {
+    fn default() -> Self {
+        ServeLimits {
+            concurrent_runs: 16,
+            downloads: 256,
+            bulk_mb: 256,
+            text_mb: 256,
+            guest_memory_mb: 4096,
+        }
+    }
+}
+
+impl ServeConfig {
+    pub fn load(file: &Path) -> anyhow::Result<ServeConfig> {
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        let name = file.display().to_string();
+        let root: toml::Table =
+            toml::from_str(&text).map_err(|e| anyhow!("{name}: not valid TOML: {e}"))?;
+        let base = file.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let mut config = ServeConfig {
+            file: Some(file.to_path_buf()),
+            ..ServeConfig::default()
+        };
+        for (key, value) in root {
+            match key.as_str() {
+                "tenants" => config.tenants = Some(base.join(string(&name, "tenants", &value)?)),
+                "listen" => config.listen = Some(string(&name, "listen", &value)?),
+                "lease_secs" => config.lease_secs = Some(unsigned(&name, "lease_secs", &value)?),
+                "coordination" => {
+                    let mut t = table(&name, "coordination", value)?;
+                    t.entry("index")
+                        .or_insert_with(|| toml::Value::String("tributary-coordination".into()));
+                    config.coordination = Some(elasticsearch_section(&name, t, &base)?);
+                }
+                "limits" => {
+                    for (field, value) in table(&name, "limits", value)? {
+                        let key = format!("limits.{field}");
+                        let n = unsigned(&name, &key, &value)?.max(1) as usize;
+                        match field.as_str() {
+                            "concurrent_runs" => config.limits.concurrent_runs = n,
+                            "downloads" => config.limits.downloads = n,
+                            "bulk_mb" => config.limits.bulk_mb = n,
+                            "text_mb" => config.limits.text_mb = n,
+                            "guest_memory_mb" => config.limits.guest_memory_mb = n,
+                            other => bail!(
+                                "{name}: limits.{other}: unknown field (known: concurrent_runs, downloads, bulk_mb, text_mb, guest_memory_mb)"
+                            ),
+                        }
+                    }
+                }
+                other => bail!(
+                    "{name}: `{other}`: unknown key (known: tenants, listen, lease_secs, [coordination], [limits])"
+                ),
+            }
+        }
+        Ok(config)
     }
 }
 

@@ -56,10 +56,13 @@ fn answer(
     let (status, body) = match path {
         "/metrics" => (StatusCode::OK, handle.render()),
         "/healthz" => {
-            let age = crate::serve::coordination::now_ms()
-                .saturating_sub(alive.load(Ordering::Relaxed));
+            let age =
+                crate::serve::coordination::now_ms().saturating_sub(alive.load(Ordering::Relaxed));
             if age <= stale_ms {
-                (StatusCode::OK, format!("ok (supervisor looked {age} ms ago)\n"))
+                (
+                    StatusCode::OK,
+                    format!("ok (supervisor looked {age} ms ago)\n"),
+                )
             } else {
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -80,14 +83,16 @@ pub fn record_run(tenant: &str, kind: &str, report: &SyncReport, ok: bool) {
     let result = if ok { "ok" } else { "failed" };
     metrics::counter!("tributary_runs_total", "tenant" => tenant.clone(), "kind" => kind.to_string(), "result" => result)
         .increment(1);
-    metrics::counter!("tributary_documents_total", "tenant" => tenant.clone()).increment(report.seen);
+    metrics::counter!("tributary_documents_total", "tenant" => tenant.clone())
+        .increment(report.seen);
     metrics::counter!("tributary_documents_deleted_total", "tenant" => tenant.clone())
         .increment(report.deleted + report.purged);
     metrics::counter!("tributary_bytes_downloaded_total", "tenant" => tenant.clone())
         .increment(report.bytes_downloaded);
     metrics::counter!("tributary_api_calls_total", "tenant" => tenant.clone())
         .increment(report.api_calls);
-    metrics::counter!("tributary_retries_total", "tenant" => tenant.clone()).increment(report.retries);
+    metrics::counter!("tributary_retries_total", "tenant" => tenant.clone())
+        .increment(report.retries);
     metrics::counter!("tributary_rate_limited_total", "tenant" => tenant.clone())
         .increment(report.rate_limited);
     metrics::histogram!("tributary_run_seconds", "tenant" => tenant.clone())

@@ -1,9 +1,12 @@
 //! The subcommands, one file each, and what they share: logging, loading a tenant, opening
 //! the sink and the checkpoint store, and how outcomes become exit codes.
 mod auth;
+mod cancel;
 mod check;
 mod fields;
 mod reset;
+mod serve;
+mod status;
 mod sync;
 mod watch;
 
@@ -55,6 +58,9 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Auth(args) => auth::run(&runtime, args).await,
         Command::Fields(args) => fields::run(&runtime, args).await,
         Command::Reset(args) => reset::run(args).await,
+        Command::Serve(args) => serve::run(&runtime, args).await,
+        Command::Status(args) => status::run(args).await,
+        Command::Cancel(args) => cancel::run(args).await,
     }
 }
 

@@ -93,7 +93,7 @@ pub struct Claim {
 /// What trying to claim a slot found.
 #[derive(Debug)]
 pub enum ClaimAttempt {
-    Claimed(Claim),
+    Claimed(Box<Claim>),
     /// Another process runs it (its lease is live).
     HeldBy(String),
     /// The slot already ran to the end.
@@ -279,12 +279,12 @@ impl Coordination {
         };
         let value = serde_json::to_value(&fresh)?;
         if let Some(version) = self.put(&id, &value, None).await? {
-            return Ok(ClaimAttempt::Claimed(Claim {
+            return Ok(ClaimAttempt::Claimed(Box::new(Claim {
                 id,
                 version,
                 doc: fresh,
                 took_over: false,
-            }));
+            })));
         }
         let Some((stored, version)) = self.get(&id).await? else {
             // Deleted between our create and our read: try again next time.
@@ -321,12 +321,12 @@ impl Coordination {
                         "took over a slot whose holder stopped renewing its lease"
                     );
                 }
-                Ok(ClaimAttempt::Claimed(Claim {
+                Ok(ClaimAttempt::Claimed(Box::new(Claim {
                     id,
                     version,
                     doc: next,
                     took_over,
-                }))
+                })))
             }
             None => Ok(ClaimAttempt::HeldBy("(a racing runner)".into())),
         }
@@ -391,7 +391,8 @@ impl Coordination {
     pub async fn request_cancel(&self, tenant: &str, by: &str) -> anyhow::Result<()> {
         self.ensure_index().await?;
         let id = cancel_id(tenant);
-        let doc = json!({ "kind": "cancel", "tenant": tenant, "by": by, "requested_at_ms": now_ms() });
+        let doc =
+            json!({ "kind": "cancel", "tenant": tenant, "by": by, "requested_at_ms": now_ms() });
         let answer = es::call(self.budget, "writing a cancel request", || {
             self.client
                 .index(IndexParts::IndexId(&self.index, &id))

@@ -125,16 +125,16 @@ mod tests {
     fn interval_slots_are_the_same_for_every_runner() {
         let every = Schedule::Every(Duration::from_secs(900));
         let now = utc(1_764_500_123);
-        assert_eq!(latest(&every, now), Some(1_764_499_200));
-        assert_eq!(next(&every, now), Some(1_764_500_100));
+        assert_eq!(latest(&every, now), Some(1_764_499_500));
+        assert_eq!(next(&every, now), Some(1_764_500_400));
         // A minute later it is still the same slot.
-        assert_eq!(latest(&every, utc(1_764_500_183)), Some(1_764_499_200));
+        assert_eq!(latest(&every, utc(1_764_500_183)), Some(1_764_499_500));
     }
 
     #[test]
     fn cron_slots_fire_at_the_expressions_times() {
         let nightly = Schedule::Cron("0 3 * * *".into());
-        let now = utc(1_764_500_123); // 2025-11-30T11:02:03Z
+        let now = utc(1_764_500_123); // 2025-11-30T10:55:23Z
         let last = latest(&nightly, now).map(utc);
         assert_eq!(
             last.map(|t| t.to_rfc3339()).as_deref(),

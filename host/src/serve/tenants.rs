@@ -99,7 +99,11 @@ fn parse_file(file: &Path, many: bool) -> Vec<Result<(String, TenantConfig), Str
         Ok(r) => r,
         Err(e) => return vec![Err(format!("{name}: not valid TOML: {e}"))],
     };
-    let Some(tables) = root.get("tenant").and_then(|t| t.as_array()).filter(|_| many) else {
+    let Some(tables) = root
+        .get("tenant")
+        .and_then(|t| t.as_array())
+        .filter(|_| many)
+    else {
         return vec![
             TenantConfig::from_table(root, file, &name, true)
                 .map(|c| (name.clone(), c))
@@ -168,7 +172,11 @@ mod tests {
         assert_eq!(set.problems.len(), 1);
         assert!(set.problems[0].contains("#2") && set.problems[0].contains("tenant: required"));
         let before = fingerprint(&file);
-        std::fs::write(&file, "[[tenant]]\ntenant = \"one\"\nconnector = \"x.wasm\"\n").unwrap();
+        std::fs::write(
+            &file,
+            "[[tenant]]\ntenant = \"one\"\nconnector = \"x.wasm\"\n",
+        )
+        .unwrap();
         assert_ne!(fingerprint(&file), before);
     }
 }

@@ -29,6 +29,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::mpsc::{self, UnboundedSender};
 use tokio::sync::{Mutex, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
+use tracing::Instrument;
 
 /// A partly filled batch goes out after this long without new writes.
 const IDLE_FLUSH: Duration = Duration::from_millis(500);
@@ -173,7 +174,7 @@ impl BulkWriter {
             budget,
         });
         let (tx, rx) = mpsc::channel(settings.queue);
-        let task = tokio::spawn(run_writer(shared.clone(), rx));
+        let task = tokio::spawn(run_writer(shared.clone(), rx).in_current_span());
         BulkWriter {
             tx,
             task: Mutex::new(Some(task)),
@@ -361,7 +362,9 @@ impl Flight {
         for item in &batch {
             *self.ids.entry(item.id.clone()).or_default() += 1;
         }
-        let handle = self.tasks.spawn(send_batch(shared.clone(), batch.clone()));
+        let handle = self
+            .tasks
+            .spawn(send_batch(shared.clone(), batch.clone()).in_current_span());
         self.batches.insert(handle.id(), batch);
     }
 

@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
+use tracing::Instrument;
 
 impl Run<'_> {
     pub(super) async fn apply_page(
@@ -203,28 +204,31 @@ impl Run<'_> {
         );
         let scope = doc.scope;
         let id = doc.id;
-        self.downloads.spawn(async move {
-            let outcome = fetcher.fetch(&request).await;
-            drop((permit, share));
-            record_outcome(&counters, &id, &outcome);
-            if let Ok(mut book) = retries.lock() {
-                match &outcome {
-                    // Written down before the document's write, so the checkpoint that
-                    // follows that write carries it.
-                    ContentOutcome::Failed(_) => book.failed(&id, &scope, request),
-                    _ => book.settled(&id),
+        self.downloads.spawn(
+            async move {
+                let outcome = fetcher.fetch(&request).await;
+                drop((permit, share));
+                record_outcome(&counters, &id, &outcome);
+                if let Ok(mut book) = retries.lock() {
+                    match &outcome {
+                        // Written down before the document's write, so the checkpoint that
+                        // follows that write carries it.
+                        ContentOutcome::Failed(_) => book.failed(&id, &scope, request),
+                        _ => book.settled(&id),
+                    }
                 }
-            }
-            counters.indexed.fetch_add(1, Ordering::Relaxed);
-            let source = assemble(fields, &scope, &marker, Some(&outcome), key.as_deref());
-            if let Err(e) = sink.submit(Write::Index { id, source }, seq).await {
-                if let Ok(mut l) = ledger.lock() {
-                    l.cancel(seq);
+                counters.indexed.fetch_add(1, Ordering::Relaxed);
+                let source = assemble(fields, &scope, &marker, Some(&outcome), key.as_deref());
+                if let Err(e) = sink.submit(Write::Index { id, source }, seq).await {
+                    if let Ok(mut l) = ledger.lock() {
+                        l.cancel(seq);
+                    }
+                    return Err(e);
                 }
-                return Err(e);
+                Ok(())
             }
-            Ok(())
-        });
+            .in_current_span(),
+        );
         Ok(())
     }
 

@@ -150,6 +150,15 @@ pub async fn run(
             );
         }
     };
+    // The tenant's HTTP counters live as long as the tenant (many runs under `serve`): count
+    // this run's share.
+    let stats = &tenant.http.stats;
+    let (requests, retries, rate_limited) = (
+        stats.requests.load(Ordering::Relaxed),
+        stats.retries.load(Ordering::Relaxed),
+        stats.rate_limited.load(Ordering::Relaxed),
+    );
+    let refreshes = tenant.http.tokens().map(|t| t.refreshes()).unwrap_or(0);
     let mut run = Run::new(tenant, sink, store.clone(), options, &mut report);
     let result = run.execute(runtime, state, acks).await;
     let sink_stats = run.finish().await;
@@ -162,10 +171,10 @@ pub async fn run(
     if let Ok(stats) = &sink_stats {
         report.write_failures = stats.failed;
     }
-    report.api_calls = tenant.http.stats.requests.load(Ordering::Relaxed);
-    report.retries = tenant.http.stats.retries.load(Ordering::Relaxed);
-    report.rate_limited = tenant.http.stats.rate_limited.load(Ordering::Relaxed);
-    report.token_refreshes = tenant.http.tokens().map(|t| t.refreshes()).unwrap_or(0);
+    report.api_calls = stats.requests.load(Ordering::Relaxed) - requests;
+    report.retries = stats.retries.load(Ordering::Relaxed) - retries;
+    report.rate_limited = stats.rate_limited.load(Ordering::Relaxed) - rate_limited;
+    report.token_refreshes = tenant.http.tokens().map(|t| t.refreshes()).unwrap_or(0) - refreshes;
     report.duration_secs = started.elapsed().as_secs_f64();
     report.docs_per_sec = report.seen as f64 / report.duration_secs.max(1e-9);
     let result = match (result, sink_stats) {

@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 /// Counters updated by fetch tasks.
 #[derive(Default)]
@@ -127,7 +128,9 @@ impl<'a> Run<'a> {
             tenant: self.tenant.config.tenant.clone(),
             connector: self.tenant.info.id.clone(),
         };
-        self.committer = Some(tokio::spawn(committer.run(acks, committed_tx)));
+        self.committer = Some(tokio::spawn(
+            committer.run(acks, committed_tx).in_current_span(),
+        ));
         let mut connector = self
             .tenant
             .instantiate(runtime)
