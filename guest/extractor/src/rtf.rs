@@ -49,6 +49,7 @@ pub fn rtf(bytes: &[u8], sink: &mut TextSink) -> Result<Meta, Failure> {
     let mut pending_bytes: Vec<u8> = vec![];
     let mut i = 0;
     let mut group_start = false;
+    let (mut title_done, mut author_done) = (false, false);
 
     macro_rules! flush {
         () => {
@@ -81,6 +82,12 @@ pub fn rtf(bytes: &[u8], sink: &mut TextSink) -> Result<Meta, Failure> {
             }
             b'}' => {
                 flush!();
+                // Writers repeat \author (creator, then last editor): the first one counts.
+                match state.dest {
+                    Dest::Title if !title.trim().is_empty() => title_done = true,
+                    Dest::Author if !author.trim().is_empty() => author_done = true,
+                    _ => {}
+                }
                 state = stack.pop().unwrap_or(state);
                 skip_fallback = 0;
                 i += 1;
@@ -152,8 +159,12 @@ pub fn rtf(bytes: &[u8], sink: &mut TextSink) -> Result<Meta, Failure> {
                         "ldblquote" => emit_char('“', state.dest, sink, &mut title, &mut author),
                         "rdblquote" => emit_char('”', state.dest, sink, &mut title, &mut author),
                         "bullet" => emit_char('•', state.dest, sink, &mut title, &mut author),
-                        "title" if group_start => state.dest = Dest::Title,
-                        "author" if group_start => state.dest = Dest::Author,
+                        "title" if group_start => {
+                            state.dest = if title_done { Dest::Skip } else { Dest::Title }
+                        }
+                        "author" if group_start => {
+                            state.dest = if author_done { Dest::Skip } else { Dest::Author }
+                        }
                         w if group_start && SKIPPED.contains(&w) => state.dest = Dest::Skip,
                         _ => {}
                     }
@@ -271,7 +282,7 @@ mod tests {
     #[test]
     fn destinations_unicode_and_code_pages() {
         let (t, meta) = text(
-            r"{\rtf1\ansi\ansicpg1252{\fonttbl{\f0 Times;}}{\info{\title Le caf\'e9}{\author Zo\u235?}}{\*\generator x;}\pard Caf\'e9 \u8364? na\u239\'efve\par {\field{\*\fldinst PAGE}{\fldrslt 3}}}",
+            r"{\rtf1\ansi\ansicpg1252{\fonttbl{\f0 Times;}}{\info{\title Le caf\'e9}{\author Zo\u235?}{\author Other}}{\*\generator x;}\pard Caf\'e9 \u8364? na\u239\'efve\par {\field{\*\fldinst PAGE}{\fldrslt 3}}}",
         );
         assert_eq!(t, "Café € naïve 3");
         assert_eq!(meta.title.as_deref(), Some("Le café"));
