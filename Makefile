@@ -22,6 +22,8 @@ components:
 	$(CARGO) build --target wasm32-wasip2 -p dropbox-source --release
 	mkdir -p $(COMPONENT_DIR)
 	cp $(TARGET_DIR)/wasm32-wasip2/release/dropbox_source.wasm $(COMPONENT_DIR)/dropbox.wasm
+	$(CARGO) build --target wasm32-wasip2 -p content-extractor --release
+	cp $(TARGET_DIR)/wasm32-wasip2/release/content_extractor.wasm $(COMPONENT_DIR)/extractor.wasm
 
 ## build: the runner, the emulator and the components (debug profile)
 build: components
@@ -36,8 +38,9 @@ test: setup build
 	$(MAKE) test-rust test-conformance
 
 test-rust:
-	$(CARGO) test --workspace --exclude dropbox-source
+	$(CARGO) test --workspace --exclude dropbox-source --exclude content-extractor
 	$(CARGO) test -p dropbox-source
+	$(CARGO) test -p content-extractor
 
 test-conformance:
 	DROPBOX_EMULATOR_BIN=$(TARGET_DIR)/debug/dropbox-emulator $(PYTHON) -m pytest tests/conformance -q
@@ -52,6 +55,7 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --target wasm32-wasip2 -p dropbox-source -- -D warnings
+	$(CARGO) clippy --target wasm32-wasip2 -p content-extractor -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all
