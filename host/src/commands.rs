@@ -252,6 +252,8 @@ async fn fields_command(runtime: &Runtime, args: FieldsArgs) -> u8 {
         content: crate::config::ContentSection {
             max_bytes: 0,
             extract: false,
+            max_chars: 0,
+            normalize_whitespace: true,
         },
         sandbox: crate::config::SandboxSection {
             memory_mb: 256,

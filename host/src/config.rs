@@ -15,6 +15,8 @@
 //! api_key = { env = "ES_API_KEY" }
 //! [content]
 //! max_bytes = 10485760
+//! max_chars = 1000000             # text kept per document; beyond it truncated (and said so)
+//! normalize_whitespace = true
 //! ```
 use crate::http::Secret;
 use anyhow::{Context, anyhow, bail};
@@ -47,6 +49,10 @@ pub struct ContentSection {
     pub max_bytes: u64,
     /// Set false to index metadata only.
     pub extract: bool,
+    /// Characters of text kept per document; past it the text is cut and marked truncated.
+    pub max_chars: u64,
+    /// Collapse whitespace runs to one space; false keeps paragraphs on their own lines.
+    pub normalize_whitespace: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -87,6 +93,8 @@ impl TenantConfig {
         let mut content = ContentSection {
             max_bytes: 10 * 1024 * 1024,
             extract: true,
+            max_chars: 1_000_000,
+            normalize_whitespace: true,
         };
         let mut sandbox = SandboxSection {
             memory_mb: 256,
@@ -120,8 +128,15 @@ impl TenantConfig {
                             "extract" => {
                                 content.extract = boolean(&name, "content.extract", &value)?
                             }
+                            "max_chars" => {
+                                content.max_chars = unsigned(&name, "content.max_chars", &value)?
+                            }
+                            "normalize_whitespace" => {
+                                content.normalize_whitespace =
+                                    boolean(&name, "content.normalize_whitespace", &value)?
+                            }
                             other => bail!(
-                                "{name}: content.{other}: unknown field (known: max_bytes, extract)"
+                                "{name}: content.{other}: unknown field (known: max_bytes, extract, max_chars, normalize_whitespace)"
                             ),
                         }
                     }
@@ -433,6 +448,22 @@ mod tests {
         let es = c.elasticsearch.unwrap();
         assert_eq!(es.state_index, "tributary-state");
         assert!(!format!("{es:?}").contains("\"k\""));
+    }
+
+    #[test]
+    fn content_text_limits_default_and_parse() {
+        let c = parse("").unwrap();
+        assert_eq!(c.content.max_chars, 1_000_000);
+        assert!(c.content.normalize_whitespace);
+        let c = parse("[content]\nmax_chars = 5000\nnormalize_whitespace = false\n").unwrap();
+        assert_eq!(c.content.max_chars, 5000);
+        assert!(!c.content.normalize_whitespace);
+        let e = parse("[content]\nmax_chars = -1").unwrap_err().to_string();
+        assert!(e.contains("content.max_chars"), "{e}");
+        let e = parse("[content]\nnormalize_whitespace = \"yes\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("content.normalize_whitespace"), "{e}");
     }
 
     #[test]

@@ -15,7 +15,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let file = std::fs::File::create(&out)?;
     let mut ole = cfb::CompoundFile::create(file)?;
     // The top-level property stream: a 32-byte header and no fixed-size properties.
-    ole.create_stream("/__properties_version1.0")?.write_all(&[0u8; 32])?;
+    ole.create_stream("/__properties_version1.0")?
+        .write_all(&[0u8; 32])?;
     ole.create_storage("/__nameid_version1.0")?;
     for (id, value) in [
         ("0037", &subject),

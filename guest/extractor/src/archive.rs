@@ -24,15 +24,23 @@ impl<'a> Archive<'a> {
 
     /// Refuse archives whose entries declare more inflated bytes than the budget, before any
     /// work (readers that open the zip themselves, like calamine, get this check only).
-    pub fn check_declared_sizes(bytes: &[u8], format: &'static str, max_inflated: u64) -> Result<(), Failure> {
+    pub fn check_declared_sizes(
+        bytes: &[u8],
+        format: &'static str,
+        max_inflated: u64,
+    ) -> Result<(), Failure> {
         let mut zip =
             ZipArchive::new(Cursor::new(bytes)).map_err(|e| Failure::corrupt(format, e))?;
         let mut total = 0u64;
         for i in 0..zip.len() {
-            let entry = zip.by_index_raw(i).map_err(|e| Failure::corrupt(format, e))?;
+            let entry = zip
+                .by_index_raw(i)
+                .map_err(|e| Failure::corrupt(format, e))?;
             total = total.saturating_add(entry.size());
             if entry.encrypted() {
-                return Err(Failure::Encrypted(format!("{format} entries are encrypted")));
+                return Err(Failure::Encrypted(format!(
+                    "{format} entries are encrypted"
+                )));
             }
         }
         if total > max_inflated {
@@ -42,7 +50,11 @@ impl<'a> Archive<'a> {
     }
 
     pub fn names(&self) -> Vec<String> {
-        self.zip.file_names().filter_map(Result::ok).map(|n| n.into_owned()).collect()
+        self.zip
+            .file_names()
+            .filter_map(Result::ok)
+            .map(|n| n.into_owned())
+            .collect()
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -57,13 +69,19 @@ impl<'a> Archive<'a> {
         let format = self.format;
         let mut entry = match self.zip.by_index(index) {
             Ok(entry) => entry,
-            Err(zip::result::ZipError::UnsupportedArchive(m)) if m.contains("ncrypt") || m.contains("assword") => {
-                return Err(Failure::Encrypted(format!("{format} entry {name} is encrypted")));
+            Err(zip::result::ZipError::UnsupportedArchive(m))
+                if m.contains("ncrypt") || m.contains("assword") =>
+            {
+                return Err(Failure::Encrypted(format!(
+                    "{format} entry {name} is encrypted"
+                )));
             }
             Err(e) => return Err(Failure::corrupt(format, format!("{name}: {e}"))),
         };
         if entry.encrypted() {
-            return Err(Failure::Encrypted(format!("{format} entry {name} is encrypted")));
+            return Err(Failure::Encrypted(format!(
+                "{format} entry {name} is encrypted"
+            )));
         }
         let mut out = Vec::with_capacity(entry.size().min(self.budget).min(1 << 20) as usize);
         let read = (&mut entry)
@@ -99,7 +117,11 @@ pub fn numbered(names: &[String], prefix: &str, suffix: &str) -> Vec<String> {
         .iter()
         .filter_map(|n| {
             let middle = n.strip_prefix(prefix)?.strip_suffix(suffix)?;
-            let number = if middle.is_empty() { 0 } else { middle.parse().ok()? };
+            let number = if middle.is_empty() {
+                0
+            } else {
+                middle.parse().ok()?
+            };
             Some((number, n.clone()))
         })
         .collect();

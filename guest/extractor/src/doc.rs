@@ -28,9 +28,15 @@ pub fn doc(ole: &mut Ole<'_>, sink: &mut TextSink) -> Result<Meta, Failure> {
     }
     let flags = u16_at(0x0A).ok_or_else(|| corrupt("short header"))?;
     if flags & 0x0100 != 0 {
-        return Err(Failure::Encrypted("the Word document is password-protected".into()));
+        return Err(Failure::Encrypted(
+            "the Word document is password-protected".into(),
+        ));
     }
-    let table_name = if flags & 0x0200 != 0 { "/1Table" } else { "/0Table" };
+    let table_name = if flags & 0x0200 != 0 {
+        "/1Table"
+    } else {
+        "/0Table"
+    };
     let csw = u16_at(32).ok_or_else(|| corrupt("short header"))? as usize;
     let lw_at = 34 + csw * 2;
     let cslw = u16_at(lw_at).ok_or_else(|| corrupt("short header"))? as usize;
@@ -64,7 +70,9 @@ pub fn doc(ole: &mut Ole<'_>, sink: &mut TextSink) -> Result<Meta, Failure> {
             let Some(bytes) = word.get(start..start.saturating_add(chars * 2)) else {
                 continue;
             };
-            let units = bytes.chunks_exact(2).map(|p| u16::from_le_bytes([p[0], p[1]]));
+            let units = bytes
+                .chunks_exact(2)
+                .map(|p| u16::from_le_bytes([p[0], p[1]]));
             for c in char::decode_utf16(units) {
                 fields.push(c.unwrap_or('\u{fffd}'), sink);
             }
@@ -96,7 +104,11 @@ fn piece_table(clx: &[u8]) -> Option<Vec<Piece>> {
         return None;
     }
     let n = (lcb - 4) / 12;
-    let cp = |k: usize| -> Option<u32> { Some(u32::from_le_bytes(plc.get(k * 4..k * 4 + 4)?.try_into().ok()?)) };
+    let cp = |k: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(
+            plc.get(k * 4..k * 4 + 4)?.try_into().ok()?,
+        ))
+    };
     let mut pieces = Vec::with_capacity(n);
     for k in 0..n {
         let pcd = plc.get((n + 1) * 4 + k * 8..(n + 1) * 4 + k * 8 + 8)?;

@@ -16,9 +16,9 @@ pub fn epub(bytes: &[u8], limits: &Limits, sink: &mut TextSink) -> Result<Meta, 
         .ok_or_else(|| Failure::corrupt(FORMAT, "no META-INF/container.xml"))?;
     let opf_path = first_attribute(&container, "rootfile", "full-path")
         .ok_or_else(|| Failure::corrupt(FORMAT, "container.xml names no rootfile"))?;
-    let opf = zip
-        .read(&opf_path)?
-        .ok_or_else(|| Failure::corrupt(FORMAT, format!("the package file {opf_path} is missing")))?;
+    let opf = zip.read(&opf_path)?.ok_or_else(|| {
+        Failure::corrupt(FORMAT, format!("the package file {opf_path} is missing"))
+    })?;
     let base = opf_path.rsplit_once('/').map_or("", |(dir, _)| dir);
     let manifest = manifest_items(&opf);
     let spine = all_attributes(&opf, "itemref", "idref");
@@ -27,7 +27,11 @@ pub fn epub(bytes: &[u8], limits: &Limits, sink: &mut TextSink) -> Result<Meta, 
         if sink.is_full() {
             break;
         }
-        let Some((href, media)) = manifest.iter().find(|(id, _, _)| *id == idref).map(|(_, h, m)| (h, m)) else {
+        let Some((href, media)) = manifest
+            .iter()
+            .find(|(id, _, _)| *id == idref)
+            .map(|(_, h, m)| (h, m))
+        else {
             continue;
         };
         if !media.contains("html") {
@@ -64,9 +68,13 @@ fn manifest_items(opf: &[u8]) -> Vec<(String, String, String)> {
             Ok(Event::Start(e)) | Ok(Event::Empty(e)) => {
                 let name: &str = e.name().into_inner();
                 if name.rsplit(':').next() == Some("item") {
-                    let (mut id, mut href, mut media) = (String::new(), String::new(), String::new());
+                    let (mut id, mut href, mut media) =
+                        (String::new(), String::new(), String::new());
                     for a in e.attributes().flatten() {
-                        let value = a.normalized_value(quick_xml::XmlVersion::Implicit1_0).map(|v| v.into_owned()).unwrap_or_default();
+                        let value = a
+                            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                            .map(|v| v.into_owned())
+                            .unwrap_or_default();
                         match a.key.as_ref() {
                             "id" => id = value,
                             "href" => href = value,
@@ -87,7 +95,11 @@ fn manifest_items(opf: &[u8]) -> Vec<(String, String, String)> {
 /// `href` relative to the OPF's directory, with `%20`-style escapes and `../` resolved.
 fn join(base: &str, href: &str) -> String {
     let href = href.split('#').next().unwrap_or(href);
-    let mut parts: Vec<&str> = if base.is_empty() { vec![] } else { base.split('/').collect() };
+    let mut parts: Vec<&str> = if base.is_empty() {
+        vec![]
+    } else {
+        base.split('/').collect()
+    };
     for seg in href.split('/') {
         match seg {
             ".." => {
@@ -125,7 +137,10 @@ mod tests {
 
     #[test]
     fn hrefs_resolve_against_the_package_directory() {
-        assert_eq!(join("OEBPS", "Text/ch%201.xhtml#x"), "OEBPS/Text/ch 1.xhtml");
+        assert_eq!(
+            join("OEBPS", "Text/ch%201.xhtml#x"),
+            "OEBPS/Text/ch 1.xhtml"
+        );
         assert_eq!(join("a/b", "../c.xhtml"), "a/c.xhtml");
         assert_eq!(join("", "c.xhtml"), "c.xhtml");
     }

@@ -89,7 +89,10 @@ mod tests {
 
     #[test]
     fn plain_text_is_decoded_and_whitespace_reduced() {
-        assert_eq!(text("notes.TXT", b"  hello\r\n\n  world\t!  "), "hello world !");
+        assert_eq!(
+            text("notes.TXT", b"  hello\r\n\n  world\t!  "),
+            "hello world !"
+        );
         assert_eq!(text("/a/b/main.rs", b"fn main() {}\n"), "fn main() {}");
         assert_eq!(text("Doc.paper", b"# Title\n\nbody"), "# Title body");
         assert_eq!(text("README", b"read me"), "read me");
@@ -123,7 +126,9 @@ mod tests {
         );
         assert_eq!(
             extract("noext", b"", &Limits::default()),
-            Err(Failure::Unsupported("unsupported type (no extension)".into()))
+            Err(Failure::Unsupported(
+                "unsupported type (no extension)".into()
+            ))
         );
         assert!(matches!(
             extract("x.txt", b"abc\0def", &Limits::default()),
@@ -146,7 +151,12 @@ mod tests {
     fn content_wins_over_a_misleading_extension() {
         let e = extract("letter.doc", br"{\rtf1 Hello}", &Limits::default()).unwrap();
         assert_eq!((e.text.as_str(), e.format.as_str()), ("Hello", "rtf"));
-        let e = extract("report.xls", b"<html><body><table><tr><td>42</td></tr></table></body></html>", &Limits::default()).unwrap();
+        let e = extract(
+            "report.xls",
+            b"<html><body><table><tr><td>42</td></tr></table></body></html>",
+            &Limits::default(),
+        )
+        .unwrap();
         assert_eq!((e.text.as_str(), e.format.as_str()), ("42", "xls"));
     }
 }

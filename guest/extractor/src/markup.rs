@@ -7,8 +7,29 @@ use crate::sink::TextSink;
 /// Elements whose end is a line break (so words of adjacent blocks do not run together and
 /// unnormalised text keeps its paragraphs).
 const BLOCKS: &[&str] = &[
-    "p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "title", "table", "ul",
-    "ol", "section", "article", "header", "footer", "blockquote", "pre", "dd", "dt",
+    "p",
+    "div",
+    "br",
+    "li",
+    "tr",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "title",
+    "table",
+    "ul",
+    "ol",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "blockquote",
+    "pre",
+    "dd",
+    "dt",
 ];
 
 pub fn strip(text: &str, sink: &mut TextSink) {

@@ -13,6 +13,10 @@ pub struct Meta {
 pub fn clean(value: Option<String>) -> Option<String> {
     let value = value?;
     let value: String = value.split_whitespace().collect::<Vec<_>>().join(" ");
-    let value: String = value.chars().filter(|c| !c.is_control()).take(1000).collect();
+    let value: String = value
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(1000)
+        .collect();
     (!value.is_empty()).then_some(value)
 }

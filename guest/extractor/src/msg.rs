@@ -70,9 +70,15 @@ pub fn msg(ole: &mut Ole<'_>, sink: &mut TextSink) -> Result<Meta, Failure> {
 
 /// A string property: Unicode (type 001F) or 8-bit (001E, read as Windows-1252).
 fn string_property(ole: &mut Ole<'_>, dir: &str, id: u16) -> Result<Option<String>, Failure> {
-    let dir = if dir.is_empty() { "/".to_string() } else { dir.to_string() };
+    let dir = if dir.is_empty() {
+        "/".to_string()
+    } else {
+        dir.to_string()
+    };
     if let Some(raw) = read_stream(ole, &format!("{dir}__substg1.0_{id:04X}001F"), MAX_PROPERTY)? {
-        let units = raw.chunks_exact(2).map(|p| u16::from_le_bytes([p[0], p[1]]));
+        let units = raw
+            .chunks_exact(2)
+            .map(|p| u16::from_le_bytes([p[0], p[1]]));
         let text: String = char::decode_utf16(units)
             .map(|c| c.unwrap_or('\u{fffd}'))
             .collect();

@@ -10,7 +10,13 @@ const BODY: Rules = Rules {
     breaks: &["p", "h", "line-break", "table-row", "list-item", "page"],
     spaces: &["s", "tab", "table-cell", "frame"],
     // Tracked deletions, and the author/date lines of comments.
-    skip: &["tracked-changes", "creator", "date", "sequence-decls", "forms"],
+    skip: &[
+        "tracked-changes",
+        "creator",
+        "date",
+        "sequence-decls",
+        "forms",
+    ],
     count: Some("page"),
 };
 
@@ -58,12 +64,18 @@ pub fn odp(bytes: &[u8], limits: &Limits, sink: &mut TextSink) -> Result<Meta, F
 }
 
 /// Open the package and refuse encrypted ones (their parts are ciphertext).
-pub fn open<'a>(bytes: &'a [u8], format: &'static str, limits: &Limits) -> Result<Archive<'a>, Failure> {
+pub fn open<'a>(
+    bytes: &'a [u8],
+    format: &'static str,
+    limits: &Limits,
+) -> Result<Archive<'a>, Failure> {
     let mut zip = Archive::open(bytes, format, limits.max_inflated_bytes)?;
     if let Some(manifest) = zip.read_optional("META-INF/manifest.xml")?
         && memchr_slice(&manifest, b"encryption-data")
     {
-        return Err(Failure::Encrypted(format!("the {format} file is password-protected")));
+        return Err(Failure::Encrypted(format!(
+            "the {format} file is password-protected"
+        )));
     }
     Ok(zip)
 }
@@ -82,8 +94,8 @@ pub fn meta(zip: &mut Archive<'_>) -> Result<Meta, Failure> {
         let initial = found.next().flatten();
         let last = found.next().flatten();
         meta.author = clean(initial.or(last));
-        meta.pages = first_attribute(&xml, "document-statistic", "page-count")
-            .and_then(|p| p.parse().ok());
+        meta.pages =
+            first_attribute(&xml, "document-statistic", "page-count").and_then(|p| p.parse().ok());
     }
     Ok(meta)
 }

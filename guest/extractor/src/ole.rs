@@ -98,7 +98,9 @@ pub fn summary(ole: &mut Ole<'_>) -> Option<Meta> {
             }
             0x1F => {
                 let raw = data.get(offset + 8..offset + 8 + (len * 2).min(8192))?;
-                let units = raw.chunks_exact(2).map(|p| u16::from_le_bytes([p[0], p[1]]));
+                let units = raw
+                    .chunks_exact(2)
+                    .map(|p| u16::from_le_bytes([p[0], p[1]]));
                 Some(
                     char::decode_utf16(units)
                         .filter_map(Result::ok)

@@ -39,15 +39,25 @@ pub fn docx(bytes: &[u8], limits: &Limits, sink: &mut TextSink) -> Result<Meta, 
         .ok_or_else(|| Failure::corrupt("Word (OOXML)", "no word/document.xml part"))?;
     let mut parts = numbered(&names, "word/header", ".xml");
     parts.push(main.to_string());
-    parts.extend(["word/footnotes.xml", "word/endnotes.xml", "word/comments.xml"].map(String::from));
+    parts.extend(
+        [
+            "word/footnotes.xml",
+            "word/endnotes.xml",
+            "word/comments.xml",
+        ]
+        .map(String::from),
+    );
     parts.extend(numbered(&names, "word/footer", ".xml"));
     for part in parts {
         if sink.is_full() {
             break;
         }
         let required = part == main;
-        let Some(xml) = (if required { zip.read(&part)? } else { zip.read_optional(&part)? })
-        else {
+        let Some(xml) = (if required {
+            zip.read(&part)?
+        } else {
+            zip.read_optional(&part)?
+        }) else {
             continue;
         };
         if let Err(e) = collect(&xml, &WORD, sink)
@@ -64,7 +74,10 @@ pub fn pptx(bytes: &[u8], limits: &Limits, sink: &mut TextSink) -> Result<Meta, 
     let mut zip = Archive::open(bytes, "PowerPoint (OOXML)", limits.max_inflated_bytes)?;
     let names = zip.names();
     if !zip.contains("ppt/presentation.xml") {
-        return Err(Failure::corrupt("PowerPoint (OOXML)", "no ppt/presentation.xml part"));
+        return Err(Failure::corrupt(
+            "PowerPoint (OOXML)",
+            "no ppt/presentation.xml part",
+        ));
     }
     let slides = numbered(&names, "ppt/slides/slide", ".xml");
     let notes = numbered(&names, "ppt/notesSlides/notesSlide", ".xml");
@@ -87,7 +100,10 @@ pub fn vsdx(bytes: &[u8], limits: &Limits, sink: &mut TextSink) -> Result<Meta, 
     let mut zip = Archive::open(bytes, "Visio (OOXML)", limits.max_inflated_bytes)?;
     let names = zip.names();
     if !zip.contains("visio/document.xml") {
-        return Err(Failure::corrupt("Visio (OOXML)", "no visio/document.xml part"));
+        return Err(Failure::corrupt(
+            "Visio (OOXML)",
+            "no visio/document.xml part",
+        ));
     }
     let pages = numbered(&names, "visio/pages/page", ".xml");
     for part in &pages {
@@ -109,13 +125,15 @@ pub fn vsdx(bytes: &[u8], limits: &Limits, sink: &mut TextSink) -> Result<Meta, 
 pub fn core_properties(zip: &mut Archive<'_>) -> Result<Meta, Failure> {
     let mut meta = Meta::default();
     if let Some(core) = zip.read_optional("docProps/core.xml")? {
-        let [title, creator] = <[Option<String>; 2]>::try_from(first_texts(&core, &["title", "creator"]))
-            .unwrap_or_default();
+        let [title, creator] =
+            <[Option<String>; 2]>::try_from(first_texts(&core, &["title", "creator"]))
+                .unwrap_or_default();
         meta.title = clean(title);
         meta.author = clean(creator);
     }
     if let Some(app) = zip.read_optional("docProps/app.xml")? {
-        let [pages] = <[Option<String>; 1]>::try_from(first_texts(&app, &["Pages"])).unwrap_or_default();
+        let [pages] =
+            <[Option<String>; 1]>::try_from(first_texts(&app, &["Pages"])).unwrap_or_default();
         meta.pages = pages.and_then(|p| p.trim().parse().ok());
     }
     Ok(meta)

@@ -38,16 +38,11 @@ pub fn pdf(bytes: &[u8], _limits: &Limits, sink: &mut TextSink) -> Result<Meta, 
 
 /// Title and author from the trailer's Info dictionary.
 fn info(doc: &Document) -> Meta {
-    let Some(dict) = doc
-        .trailer
-        .get(b"Info")
-        .ok()
-        .and_then(|o| match o {
-            Object::Reference(id) => doc.get_dictionary(*id).ok(),
-            Object::Dictionary(d) => Some(d),
-            _ => None,
-        })
-    else {
+    let Some(dict) = doc.trailer.get(b"Info").ok().and_then(|o| match o {
+        Object::Reference(id) => doc.get_dictionary(*id).ok(),
+        Object::Dictionary(d) => Some(d),
+        _ => None,
+    }) else {
         return Meta::default();
     };
     let text = |key: &[u8]| {
@@ -67,7 +62,9 @@ fn info(doc: &Document) -> Meta {
 /// (close enough to Latin-1 for titles).
 fn text_string(bytes: &[u8]) -> String {
     if let Some(rest) = bytes.strip_prefix(&[0xFE, 0xFF]) {
-        let units = rest.chunks_exact(2).map(|p| u16::from_be_bytes([p[0], p[1]]));
+        let units = rest
+            .chunks_exact(2)
+            .map(|p| u16::from_be_bytes([p[0], p[1]]));
         return char::decode_utf16(units).filter_map(Result::ok).collect();
     }
     if let Some(rest) = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]) {

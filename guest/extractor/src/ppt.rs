@@ -17,7 +17,9 @@ const ENVIRONMENT: u16 = 0x03F2;
 
 pub fn ppt(ole: &mut Ole<'_>, sink: &mut TextSink) -> Result<Meta, Failure> {
     if ole.is_stream("/EncryptedSummary") {
-        return Err(Failure::Encrypted("the presentation is password-protected".into()));
+        return Err(Failure::Encrypted(
+            "the presentation is password-protected".into(),
+        ));
     }
     let stream = read_stream(ole, "/PowerPoint Document", MAX_STREAM)?
         .ok_or_else(|| Failure::corrupt(FORMAT, "no PowerPoint Document stream"))?;
@@ -33,7 +35,12 @@ pub fn ppt(ole: &mut Ole<'_>, sink: &mut TextSink) -> Result<Meta, Failure> {
             }
             let ver_inst = u16::from_le_bytes([stream[at], stream[at + 1]]);
             let rec_type = u16::from_le_bytes([stream[at + 2], stream[at + 3]]);
-            let len = u32::from_le_bytes([stream[at + 4], stream[at + 5], stream[at + 6], stream[at + 7]]) as usize;
+            let len = u32::from_le_bytes([
+                stream[at + 4],
+                stream[at + 5],
+                stream[at + 6],
+                stream[at + 7],
+            ]) as usize;
             let body = at + 8;
             let body_end = body.saturating_add(len).min(end);
             match rec_type {
@@ -49,7 +56,9 @@ pub fn ppt(ole: &mut Ole<'_>, sink: &mut TextSink) -> Result<Meta, Failure> {
                     // The same text sits both in the slide list and in the slide's drawing.
                     if seen_text.insert(raw.to_vec()) {
                         if rec_type == TEXT_CHARS_ATOM {
-                            let units = raw.chunks_exact(2).map(|p| u16::from_le_bytes([p[0], p[1]]));
+                            let units = raw
+                                .chunks_exact(2)
+                                .map(|p| u16::from_le_bytes([p[0], p[1]]));
                             for c in char::decode_utf16(units) {
                                 sink.push_char(c.unwrap_or('\u{fffd}'));
                             }

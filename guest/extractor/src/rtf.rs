@@ -8,13 +8,53 @@ use encoding_rs::Encoding;
 
 /// Destinations whose text is not document text.
 const SKIPPED: &[&str] = &[
-    "fonttbl", "colortbl", "stylesheet", "pict", "themedata", "colorschememapping",
-    "datastore", "latentstyles", "listtable", "listoverridetable", "rsidtbl", "generator",
-    "xmlnstbl", "mmathPr", "pgdsctbl", "fldinst", "filetbl", "revtbl", "objdata", "bkmkstart",
-    "bkmkend", "shpinst", "nonshppict", "xmlopen", "wgrffmtfilter", "listtext", "pntext",
-    "pntxta", "pntxtb", "operator", "company", "keywords", "comment", "doccomm", "hlinkbase",
-    "creatim", "revtim", "printim", "buptim", "userprops", "docvar", "fchars", "lchars",
-    "template", "blipuid", "passwordhash", "protusertbl",
+    "fonttbl",
+    "colortbl",
+    "stylesheet",
+    "pict",
+    "themedata",
+    "colorschememapping",
+    "datastore",
+    "latentstyles",
+    "listtable",
+    "listoverridetable",
+    "rsidtbl",
+    "generator",
+    "xmlnstbl",
+    "mmathPr",
+    "pgdsctbl",
+    "fldinst",
+    "filetbl",
+    "revtbl",
+    "objdata",
+    "bkmkstart",
+    "bkmkend",
+    "shpinst",
+    "nonshppict",
+    "xmlopen",
+    "wgrffmtfilter",
+    "listtext",
+    "pntext",
+    "pntxta",
+    "pntxtb",
+    "operator",
+    "company",
+    "keywords",
+    "comment",
+    "doccomm",
+    "hlinkbase",
+    "creatim",
+    "revtim",
+    "printim",
+    "buptim",
+    "userprops",
+    "docvar",
+    "fchars",
+    "lchars",
+    "template",
+    "blipuid",
+    "passwordhash",
+    "protusertbl",
 ];
 
 /// Most groups nest a few levels; beyond this the file is hostile or broken.
@@ -41,7 +81,10 @@ pub fn rtf(bytes: &[u8], sink: &mut TextSink) -> Result<Meta, Failure> {
     }
     let mut encoding: &'static Encoding = encoding_rs::WINDOWS_1252;
     let mut stack: Vec<State> = vec![];
-    let mut state = State { dest: Dest::Text, uc: 1 };
+    let mut state = State {
+        dest: Dest::Text,
+        uc: 1,
+    };
     let mut skip_fallback = 0usize;
     let mut title = String::new();
     let mut author = String::new();
@@ -146,9 +189,7 @@ pub fn rtf(bytes: &[u8], sink: &mut TextSink) -> Result<Meta, Failure> {
                             let len = param.unwrap_or(0).max(0) as usize;
                             i = i.saturating_add(len);
                         }
-                        "par" | "line" | "row" | "page" | "sect" | "lbr" => {
-                            line(state.dest, sink)
-                        }
+                        "par" | "line" | "row" | "page" | "sect" | "lbr" => line(state.dest, sink),
                         "tab" | "cell" | "nestcell" => {
                             emit_char(' ', state.dest, sink, &mut title, &mut author)
                         }
@@ -163,7 +204,11 @@ pub fn rtf(bytes: &[u8], sink: &mut TextSink) -> Result<Meta, Failure> {
                             state.dest = if title_done { Dest::Skip } else { Dest::Title }
                         }
                         "author" if group_start => {
-                            state.dest = if author_done { Dest::Skip } else { Dest::Author }
+                            state.dest = if author_done {
+                                Dest::Skip
+                            } else {
+                                Dest::Author
+                            }
                         }
                         w if group_start && SKIPPED.contains(&w) => state.dest = Dest::Skip,
                         _ => {}
@@ -177,7 +222,9 @@ pub fn rtf(bytes: &[u8], sink: &mut TextSink) -> Result<Meta, Failure> {
                 }
                 match next {
                     b'\'' => {
-                        let hex = bytes.get(i..i + 2).and_then(|h| std::str::from_utf8(h).ok());
+                        let hex = bytes
+                            .get(i..i + 2)
+                            .and_then(|h| std::str::from_utf8(h).ok());
                         if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                             i += 2;
                             if skip_fallback > 0 {
@@ -299,6 +346,9 @@ mod tests {
     fn absurd_nesting_is_a_limit_not_a_crash() {
         let deep = format!("{{\\rtf1 {}x{}}}", "{".repeat(20_000), "}".repeat(20_000));
         let mut sink = TextSink::new(&Limits::default());
-        assert!(matches!(rtf(deep.as_bytes(), &mut sink), Err(Failure::Limit(_))));
+        assert!(matches!(
+            rtf(deep.as_bytes(), &mut sink),
+            Err(Failure::Limit(_))
+        ));
     }
 }

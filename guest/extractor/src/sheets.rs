@@ -7,7 +7,12 @@ use crate::sink::{Limits, TextSink};
 use calamine::{Data, Ods, Range, Reader, Xls, Xlsb, Xlsx};
 use std::io::Cursor;
 
-pub fn spreadsheet(kind: Sheet, bytes: &[u8], limits: &Limits, sink: &mut TextSink) -> Result<Meta, Failure> {
+pub fn spreadsheet(
+    kind: Sheet,
+    bytes: &[u8],
+    limits: &Limits,
+    sink: &mut TextSink,
+) -> Result<Meta, Failure> {
     let format = match kind {
         Sheet::Xlsx => "Excel (OOXML)",
         Sheet::Xlsb => "Excel binary (xlsb)",

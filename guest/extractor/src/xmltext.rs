@@ -162,7 +162,10 @@ pub fn first_attribute(xml: &[u8], element: &str, attr: &str) -> Option<String> 
                 for a in e.attributes().flatten() {
                     let key: &str = a.key.as_ref();
                     if key.rsplit(':').next() == Some(attr) {
-                        return a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok().map(|v| v.into_owned());
+                        return a
+                            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                            .ok()
+                            .map(|v| v.into_owned());
                     }
                 }
                 return None;
@@ -238,6 +241,9 @@ mod tests {
             first_texts(xml, &["title", "creator", "missing"]),
             vec![Some("The title".into()), Some("Zoë".into()), None]
         );
-        assert_eq!(first_attribute(xml, "s", "page-count").as_deref(), Some("3"));
+        assert_eq!(
+            first_attribute(xml, "s", "page-count").as_deref(),
+            Some("3")
+        );
     }
 }

@@ -49,14 +49,26 @@ fn score(known: &str, extracted: &str) -> Score {
     let got_set: HashSet<&String> = got.iter().collect();
     let found = known.iter().filter(|t| got_set.contains(t)).count();
     let relevant = got.iter().filter(|t| known.contains(*t)).count();
-    let mut missing: Vec<String> = known.iter().filter(|t| !got_set.contains(t)).cloned().collect();
+    let mut missing: Vec<String> = known
+        .iter()
+        .filter(|t| !got_set.contains(t))
+        .cloned()
+        .collect();
     missing.sort();
-    let mut extra: Vec<String> = got.iter().filter(|t| !known.contains(*t)).cloned().collect();
+    let mut extra: Vec<String> = got
+        .iter()
+        .filter(|t| !known.contains(*t))
+        .cloned()
+        .collect();
     extra.sort();
     extra.dedup();
     Score {
         recall: found as f64 / known.len().max(1) as f64,
-        precision: if got.is_empty() { 0.0 } else { relevant as f64 / got.len() as f64 },
+        precision: if got.is_empty() {
+            0.0
+        } else {
+            relevant as f64 / got.len() as f64
+        },
         missing,
         extra,
     }
@@ -69,9 +81,14 @@ fn every_corpus_format_meets_the_recall_and_precision_bar() {
         .map(|e| e.unwrap().path())
         .collect();
     files.sort();
-    assert!(files.len() >= 30, "the corpus is missing: run tests/fixtures/extraction/generate.py");
+    assert!(
+        files.len() >= 30,
+        "the corpus is missing: run tests/fixtures/extraction/generate.py"
+    );
     let mut failures = vec![];
-    println!("| file | format | recall | precision | chars | title | author | pages/sheets/slides |");
+    println!(
+        "| file | format | recall | precision | chars | title | author | pages/sheets/slides |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
     for file in &files {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
@@ -105,7 +122,11 @@ fn every_corpus_format_meets_the_recall_and_precision_bar() {
             ));
         }
     }
-    assert!(failures.is_empty(), "below the bar:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "below the bar:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]

@@ -1,7 +1,9 @@
-//! Text extraction for the plain-text family (text, markup, data and source files).
-//!
-//! Rich formats (PDF, Office) get their own sandboxed extractor later; until then they are
-//! reported as unsupported with a reason that says so.
+//! COMPATIBILITY SHIM, to delete: the in-process plain-text extraction that
+//! `sync/content.rs` still calls (`extract::extract` in `spawn_blocking`,
+//! `extract::is_supported`). It parses untrusted bytes in the host's address space; the same
+//! logic (and much more) now runs in the sandboxed extractor component (`super::Extractor`).
+//! Switch the call sites to `Extractor::supports` / `Extractor::extract` and remove this file;
+//! its tests moved to `guest/extractor`.
 
 /// What extraction produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,111 +247,4 @@ fn entity(name: &str) -> Option<char> {
         "deg" => '°',
         _ => return None,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn text(name: &str, bytes: &[u8]) -> String {
-        match extract(name, bytes) {
-            Extraction::Text(t) => t,
-            Extraction::Unsupported(r) => format!("UNSUPPORTED: {r}"),
-        }
-    }
-
-    #[test]
-    fn plain_text_is_decoded_and_whitespace_reduced() {
-        assert_eq!(
-            text("notes.TXT", b"  hello\r\n\n  world\t!  "),
-            "hello world !"
-        );
-        assert_eq!(text("/a/b/main.rs", b"fn main() {}\n"), "fn main() {}");
-        assert_eq!(text("Doc.paper", b"# Title\n\nbody"), "# Title body");
-        assert_eq!(text("README", b"read me"), "read me");
-    }
-
-    #[test]
-    fn bom_and_utf16_are_handled() {
-        assert_eq!(text("a.txt", b"\xEF\xBB\xBFcaf\xC3\xA9"), "café");
-        let le: Vec<u8> = [0xFF, 0xFE]
-            .into_iter()
-            .chain("héllo".encode_utf16().flat_map(u16::to_le_bytes))
-            .collect();
-        assert_eq!(text("a.txt", &le), "héllo");
-        let be: Vec<u8> = [0xFE, 0xFF]
-            .into_iter()
-            .chain("hi".encode_utf16().flat_map(u16::to_be_bytes))
-            .collect();
-        assert_eq!(text("a.csv", &be), "hi");
-    }
-
-    #[test]
-    fn invalid_utf8_falls_back_to_latin1() {
-        assert_eq!(text("old.txt", b"caf\xE9"), "café");
-    }
-
-    #[test]
-    fn binary_content_is_rejected() {
-        assert_eq!(
-            extract("x.txt", b"abc\0def"),
-            Extraction::Unsupported("binary content".into())
-        );
-    }
-
-    #[test]
-    fn html_loses_tags_comments_scripts_and_styles() {
-        let html = b"<!DOCTYPE html><html><head><title>T&amp;C</title><style>p{color:red}</style>\
-            <script type=\"x\">var a = '<b>';</script></head><body><!-- hidden --><p>Caf&eacute; &lt;b&gt;\
-            &#233;&#x41;</p><p>two</p><scripted>kept</scripted></body></html>";
-        assert_eq!(text("page.html", html), "T&C Caf&eacute; <b>éA two kept");
-    }
-
-    #[test]
-    fn xml_and_svg_keep_text_and_cdata() {
-        assert_eq!(
-            text(
-                "a.xml",
-                b"<?xml version=\"1.0\"?><r><a>x</a><![CDATA[<raw>]]></r>"
-            ),
-            "x <raw>"
-        );
-        assert_eq!(
-            text("i.svg", b"<svg><text x=\"1\">Label</text></svg>"),
-            "Label"
-        );
-        assert_eq!(text("broken.htm", b"a <b unterminated"), "a");
-    }
-
-    #[test]
-    fn rich_and_unknown_types_are_unsupported_with_a_reason() {
-        assert_eq!(
-            extract("r.PDF", b"%PDF"),
-            Extraction::Unsupported("no extractor for .pdf yet".into())
-        );
-        assert_eq!(
-            extract("x.docx", b""),
-            Extraction::Unsupported("no extractor for .docx yet".into())
-        );
-        assert_eq!(
-            extract("x.exe", b""),
-            Extraction::Unsupported("unsupported type .exe".into())
-        );
-        assert_eq!(
-            extract("noext", b""),
-            Extraction::Unsupported("unsupported type (no extension)".into())
-        );
-        assert!(!is_supported(".bashrc") && !is_supported("a.pdf"));
-        assert!(
-            is_supported("a.md") && is_supported("dir.v2/notes.yaml") && is_supported("x.Json")
-        );
-    }
-
-    #[test]
-    fn entity_decoding_leaves_unknown_and_bare_ampersands() {
-        assert_eq!(
-            decode_entities("a & b &unknown; &#x1F600; &#99999999;"),
-            "a & b &unknown; 😀 &#99999999;"
-        );
-    }
 }
