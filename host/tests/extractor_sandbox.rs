@@ -115,6 +115,61 @@ fn pdf(pages: usize, media_box: bool) -> Bytes {
     Bytes::from(out)
 }
 
+/// A one-page PDF whose page is its own /Parent and has no /Resources: pdf-extract looks the
+/// resources up the parent chain forever (its tail recursion compiles to a loop). Natively
+/// this hangs the thread; in the sandbox the CPU budget ends it.
+fn self_parent_pdf() -> Bytes {
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 3 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+        "<< /Length 0 >>\nstream\n\nendstream",
+    ];
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = vec![];
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = out.len();
+    out.extend_from_slice(format!("xref\n0 5\n0000000000 65535 f \n").as_bytes());
+    for o in offsets {
+        out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!("trailer\n<< /Size 5 /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n").as_bytes(),
+    );
+    Bytes::from(out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parser_that_loops_forever_is_stopped_by_the_cpu_budget() {
+    let ex = extractor(PoolConfig {
+        max_instances: 1,
+        ..PoolConfig::default()
+    })
+    .await;
+    let limits = ExtractLimits {
+        cpu_time: Duration::from_millis(500),
+        ..ExtractLimits::default()
+    };
+    let started = Instant::now();
+    let reason = skipped(ex.extract("loop.pdf", self_parent_pdf(), &limits).await);
+    assert_eq!(reason, "CPU budget exhausted (0.5 s per extraction)");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        text(
+            ex.extract("a.txt", Bytes::from_static(b"still here"), &limits)
+                .await
+        ) == "still here"
+    );
+    assert_eq!(ex.stats().discarded, 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_corpus_sample_extracts_in_the_sandbox() {
     let ex = extractor(PoolConfig::default()).await;

@@ -124,6 +124,9 @@ impl Instance {
 
     /// Set the per-document budgets before a call.
     pub fn arm(&mut self, memory_bytes: usize, cpu_time: std::time::Duration) {
+        // Count from now: a deadline left over from the previous document has passed while
+        // the instance sat idle, and would make this call yield at its first instruction.
+        self.store.set_epoch_deadline(1);
         let state = self.store.data_mut();
         state.memory.cap = memory_bytes;
         state.memory.hit = false;
