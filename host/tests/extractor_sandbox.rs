@@ -299,6 +299,15 @@ async fn hostile_samples_become_skip_reasons_within_limits() {
     let reason = skipped(ex.extract("big.pdf", big.clone(), &wall).await);
     assert!(reason.starts_with("timed out after 0.1 s"), "{reason}");
 
+    // Objects nested 100,000 deep: the PDF parser's depth limit refuses them.
+    let deep = format!(
+        "%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Deep {}1{} >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    let reason = skipped(ex.extract("deep.pdf", Bytes::from(deep), &limits).await);
+    assert!(reason.starts_with("corrupt ("), "{reason}");
+
     // A panic inside a parser is one document's problem.
     let reason = skipped(ex.extract("panic.pdf", pdf(1, false), &limits).await);
     assert!(
