@@ -24,6 +24,8 @@ components:
 	cp $(TARGET_DIR)/wasm32-wasip2/release/dropbox_source.wasm $(COMPONENT_DIR)/dropbox.wasm
 	cp $(TARGET_DIR)/wasm32-wasip2/release/local_folder_source.wasm $(COMPONENT_DIR)/local-folder.wasm
 	cp $(TARGET_DIR)/wasm32-wasip2/release/template_source.wasm $(COMPONENT_DIR)/template.wasm
+	$(CARGO) build --target wasm32-wasip2 -p content-extractor --release
+	cp $(TARGET_DIR)/wasm32-wasip2/release/content_extractor.wasm $(COMPONENT_DIR)/extractor.wasm
 
 ## test-components: the components the sandbox tests load (hostile, future WIT version); never shipped
 test-components:
@@ -45,8 +47,9 @@ test: setup build
 	$(MAKE) test-rust test-conformance
 
 test-rust:
-	$(CARGO) test --workspace --exclude dropbox-source
+	$(CARGO) test --workspace --exclude dropbox-source --exclude content-extractor
 	$(CARGO) test -p dropbox-source
+	$(CARGO) test -p content-extractor
 
 test-conformance:
 	DROPBOX_EMULATOR_BIN=$(TARGET_DIR)/debug/dropbox-emulator $(PYTHON) -m pytest tests/conformance -q
@@ -60,7 +63,7 @@ bench: setup components
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	$(CARGO) clippy --target wasm32-wasip2 -p dropbox-source -p local-folder-source -p template-source -- -D warnings
+	$(CARGO) clippy --target wasm32-wasip2 -p dropbox-source -p local-folder-source -p template-source -p content-extractor -p hostile-source -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all

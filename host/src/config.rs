@@ -18,6 +18,8 @@
 //! api_key = { env = "ES_API_KEY" }
 //! [content]
 //! max_bytes = 10485760
+//! max_chars = 1000000             # text kept per document; beyond it truncated (and said so)
+//! normalize_whitespace = true
 //! ```
 use crate::http::Secret;
 use anyhow::{Context, anyhow, bail};
@@ -52,6 +54,10 @@ pub struct ContentSection {
     pub max_bytes: u64,
     /// Set false to index metadata only.
     pub extract: bool,
+    /// Characters of text kept per document; past it the text is cut and marked truncated.
+    pub max_chars: u64,
+    /// Collapse whitespace runs to one space; false keeps paragraphs on their own lines.
+    pub normalize_whitespace: bool,
 }
 
 /// Runner settings every source has.
@@ -301,6 +307,8 @@ impl TenantConfig {
         let mut content = ContentSection {
             max_bytes: 10 * 1024 * 1024,
             extract: true,
+            max_chars: 1_000_000,
+            normalize_whitespace: true,
         };
         let mut sandbox = SandboxSection::default();
         let mut sync = SyncSection::default();
@@ -382,8 +390,15 @@ impl TenantConfig {
                             "extract" => {
                                 content.extract = boolean(&name, "content.extract", &value)?
                             }
+                            "max_chars" => {
+                                content.max_chars = unsigned(&name, "content.max_chars", &value)?
+                            }
+                            "normalize_whitespace" => {
+                                content.normalize_whitespace =
+                                    boolean(&name, "content.normalize_whitespace", &value)?
+                            }
                             other => bail!(
-                                "{name}: content.{other}: unknown field (known: max_bytes, extract)"
+                                "{name}: content.{other}: unknown field (known: max_bytes, extract, max_chars, normalize_whitespace)"
                             ),
                         }
                     }
@@ -639,6 +654,8 @@ pub fn bundled_component_names() -> Vec<String> {
             (path.extension()? == "wasm")
                 .then(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))?
         })
+        // The text extractor is bundled beside the sources but is not one.
+        .filter(|name| name != "extractor")
         .collect();
     names.sort();
     names.dedup();
@@ -905,6 +922,26 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("sandbox.allowed_hosts"), "{e}");
+    }
+
+    #[test]
+    fn content_text_limits_default_and_parse() {
+        let c = parse("connector = \"x\"\n").unwrap();
+        assert_eq!(c.content.max_chars, 1_000_000);
+        assert!(c.content.normalize_whitespace);
+        let c =
+            parse("connector = \"x\"\n[content]\nmax_chars = 5000\nnormalize_whitespace = false\n")
+                .unwrap();
+        assert_eq!(c.content.max_chars, 5000);
+        assert!(!c.content.normalize_whitespace);
+        let e = parse("connector = \"x\"\n[content]\nmax_chars = -1")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("content.max_chars"), "{e}");
+        let e = parse("connector = \"x\"\n[content]\nnormalize_whitespace = \"yes\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("content.normalize_whitespace"), "{e}");
     }
 
     #[test]

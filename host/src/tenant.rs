@@ -2,6 +2,7 @@
 //! loaded and asked for its fields, the config resolved, the directories it is granted, the
 //! plan checked, and the HTTP policy (allow-list, credential, pacer) built from it.
 use crate::config::TenantConfig;
+use crate::extract::{ExtractLimits, Extractor, PoolConfig};
 use crate::http::{self, AllowList, Authenticator, HttpService, Pacer, SigV4Keys, TokenSource};
 use crate::runtime::{Connector, Grant, LoadError, LoadedComponent, Runtime, SandboxLimits};
 use crate::source::{ConnectorInfo, Credential, FieldKind, GuestError, Plan};
@@ -36,6 +37,9 @@ pub struct Tenant {
     pub grants: Vec<Grant>,
     pub retry_count: u32,
     pub concurrent_downloads: usize,
+    /// This tenant's pool of sandboxed text extractors, started on first use (never shared
+    /// with another tenant; the compiled component is shared by the whole process).
+    extractor: tokio::sync::OnceCell<Extractor>,
 }
 
 /// What a command needs of the tenant's secrets.
@@ -192,7 +196,29 @@ impl Tenant {
             grants,
             retry_count,
             concurrent_downloads,
+            extractor: tokio::sync::OnceCell::new(),
         })
+    }
+
+    /// The tenant's extractor pool (the bundled extractor component, loaded once).
+    pub async fn extractor(&self, runtime: &Runtime) -> anyhow::Result<Extractor> {
+        self.extractor
+            .get_or_try_init(|| async {
+                let path = Extractor::bundled_path()?;
+                Extractor::load(runtime, &path, PoolConfig::default()).await
+            })
+            .await
+            .cloned()
+            .context("the text extractor cannot run; build it with `make components`, or set [content] extract = false")
+    }
+
+    /// What one extraction may use: the tenant's text settings, the sandbox's defaults.
+    pub fn extract_limits(&self) -> ExtractLimits {
+        ExtractLimits {
+            max_chars: self.config.content.max_chars,
+            normalize_whitespace: self.config.content.normalize_whitespace,
+            ..ExtractLimits::default()
+        }
     }
 
     /// A fresh sandbox for one run, wired to this tenant's HTTP policy and grants.

@@ -65,9 +65,11 @@ pub struct Runtime {
     registry: std::sync::Arc<Registry>,
 }
 
-/// Compiled components by digest, and which digest a file had when last read.
+/// Compiled components by digest, source components linked and type-checked by digest, and
+/// which digest a file had when last read.
 #[derive(Default)]
 struct Registry {
+    components: std::sync::Mutex<std::collections::HashMap<String, Component>>,
     by_digest: std::sync::Mutex<std::collections::HashMap<String, LoadedComponent>>,
     by_file:
         std::sync::Mutex<std::collections::HashMap<PathBuf, (std::time::SystemTime, u64, String)>>,
@@ -130,12 +132,10 @@ impl Runtime {
         &self.engine
     }
 
-    /// Compile (or load from the cache) a component, find which `tributary:source` version it
-    /// exports, and type-check it against that version's world.
-    ///
-    /// A component already compiled in this process (same bytes, wherever they were read
-    /// from) is not compiled again; an unchanged file is not even read again.
-    pub async fn load(&self, path: &Path) -> Result<LoadedComponent, LoadError> {
+    /// Compile a component (any world), once per process: an unchanged file is not read
+    /// again, and the same bytes from anywhere are compiled once. Returns the component and
+    /// the SHA-256 of its bytes.
+    pub async fn compile(&self, path: &Path) -> Result<(Component, String), LoadError> {
         let unreadable = |e: std::io::Error| LoadError::Unreadable {
             path: path.to_path_buf(),
             reason: e.to_string(),
@@ -149,9 +149,9 @@ impl Runtime {
             .ok()
             .and_then(|files| files.get(path).cloned())
             .filter(|(m, len, _)| *m == modified && *len == stat.len())
-            .and_then(|(_, _, digest)| self.compiled(&digest));
-        if let Some(component) = known {
-            return Ok(component);
+            .and_then(|(_, _, digest)| self.component(&digest).map(|c| (c, digest)));
+        if let Some(known) = known {
+            return Ok(known);
         }
         let bytes = tokio::fs::read(path).await.map_err(unreadable)?;
         let digest = hex::encode(Sha256::digest(&bytes));
@@ -161,8 +161,8 @@ impl Runtime {
                 (modified, bytes.len() as u64, digest.clone()),
             );
         }
-        if let Some(component) = self.compiled(&digest) {
-            return Ok(component);
+        if let Some(component) = self.component(&digest) {
+            return Ok((component, digest));
         }
         let engine = self.engine.clone();
         let component = tokio::task::spawn_blocking(move || Component::new(&engine, &bytes))
@@ -172,6 +172,28 @@ impl Runtime {
                 path: path.to_path_buf(),
                 reason: format!("{:#}", anyhow::Error::from(e)),
             })?;
+        if let Ok(mut components) = self.registry.components.lock() {
+            components.insert(digest.clone(), component.clone());
+        }
+        Ok((component, digest))
+    }
+
+    fn component(&self, digest: &str) -> Option<Component> {
+        self.registry
+            .components
+            .lock()
+            .ok()
+            .and_then(|c| c.get(digest).cloned())
+    }
+
+    /// Compile (or take from this process's registry) a source component, find which
+    /// `tributary:source` version it exports, and type-check it against that version's world.
+    /// Every tenant using the same component shares one `InstancePre`.
+    pub async fn load(&self, path: &Path) -> Result<LoadedComponent, LoadError> {
+        let (component, digest) = self.compile(path).await?;
+        if let Some(loaded) = self.compiled(&digest) {
+            return Ok(loaded);
+        }
         let api = exported_version(&self.engine, &component).map_err(|reason| {
             LoadError::Unsupported {
                 path: path.to_path_buf(),

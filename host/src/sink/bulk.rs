@@ -281,7 +281,12 @@ fn push_line(buf: &mut Vec<u8>, value: &impl serde::Serialize) -> anyhow::Result
 /// For a merge that stands in for a replace: null out host-owned optional fields that the new
 /// source does not have, so a stale body or reason does not survive.
 fn with_cleared_host_fields(mut source: Map<String, Value>) -> Map<String, Value> {
-    for field in ["body", "content_skipped_reason"] {
+    for field in [
+        "body",
+        "content_skipped_reason",
+        "content_truncated",
+        "content_meta",
+    ] {
         source.entry(field).or_insert(Value::Null);
     }
     if let Some(Value::Object(tributary)) = source.get_mut("tributary") {

@@ -1,10 +1,10 @@
 //! Content for one document: decide whether to fetch (size, type, unchanged key), fetch it
 //! (an HTTP download under the run's policy, or a file inside a directory the tenant
-//! granted), extract text, and share successful results between documents with the same
-//! content key in this run. A failure is never shared: it belongs to the document it
-//! happened to, and the next document with the same key fetches for itself.
+//! granted), extract text in the sandboxed extractor, and share successful results between
+//! documents with the same content key in this run. A failure is never shared: it belongs to
+//! the document it happened to, and the next document with the same key fetches for itself.
 use crate::budget::{Grant, Share};
-use crate::extract::{self, Extraction};
+use crate::extract::{ExtractLimits, Extraction, Extractor, Metadata};
 use crate::http::{HttpError, HttpService};
 use crate::runtime::Grant as DirGrant;
 use crate::source::{ContentRequest, ContentSource};
@@ -22,6 +22,9 @@ pub enum ContentOutcome {
     Extracted {
         text: Arc<str>,
         bytes: u64,
+        /// The text was cut at `content.max_chars`.
+        truncated: bool,
+        metadata: Arc<Metadata>,
     },
     /// Permanently not indexed (too large, unsupported type): decided again each run from
     /// the metadata, without fetching.
@@ -63,7 +66,9 @@ pub struct ContentFetcher {
     http: Arc<HttpService>,
     grants: Vec<DirGrant>,
     max_bytes: u64,
-    extract: bool,
+    /// The tenant's extractor pool; none when extraction is off.
+    extractor: Option<Extractor>,
+    limits: ExtractLimits,
     shared: Mutex<HashMap<String, Arc<OnceCell<ContentOutcome>>>>,
     /// The text budget the shared extractions draw on.
     text_share: Share,
@@ -82,14 +87,16 @@ impl ContentFetcher {
         http: Arc<HttpService>,
         grants: Vec<DirGrant>,
         max_bytes: u64,
-        extract: bool,
+        extractor: Option<Extractor>,
+        limits: ExtractLimits,
         text_share: Share,
     ) -> Self {
         ContentFetcher {
             http,
             grants,
             max_bytes,
-            extract,
+            extractor,
+            limits,
             shared: Mutex::new(HashMap::new()),
             text_share,
             text_grants: Default::default(),
@@ -102,9 +109,9 @@ impl ContentFetcher {
 
     /// Decide without fetching whether this content would be skipped.
     pub fn precheck(&self, request: &ContentRequest) -> Option<ContentOutcome> {
-        if !self.extract {
+        let Some(extractor) = &self.extractor else {
             return Some(ContentOutcome::Skipped("extraction disabled".into()));
-        }
+        };
         if let Some(size) = request.size
             && size > self.max_bytes
         {
@@ -113,7 +120,7 @@ impl ContentFetcher {
                 self.max_bytes
             )));
         }
-        if !extract::is_supported(&request.file_name) {
+        if !extractor.supports(&request.file_name) {
             return Some(ContentOutcome::Skipped(unsupported_reason(
                 &request.file_name,
             )));
@@ -213,14 +220,25 @@ impl ContentFetcher {
         self.bytes_fetched
             .fetch_add(body.len() as u64, Ordering::Relaxed);
         let bytes = body.len() as u64;
-        let file_name = request.file_name.clone();
-        match tokio::task::spawn_blocking(move || extract::extract(&file_name, &body)).await {
-            Ok(Extraction::Text(text)) => ContentOutcome::Extracted {
+        let Some(extractor) = &self.extractor else {
+            return ContentOutcome::Skipped("extraction disabled".into());
+        };
+        match extractor
+            .extract(&request.file_name, body, &self.limits)
+            .await
+        {
+            Extraction::Text {
+                text,
+                truncated,
+                metadata,
+            } => ContentOutcome::Extracted {
                 text: Arc::from(text),
                 bytes,
+                truncated,
+                metadata: Arc::new(metadata),
             },
-            Ok(Extraction::Unsupported(reason)) => ContentOutcome::Skipped(reason),
-            Err(e) => ContentOutcome::Failed(format!("extractor crashed: {e}")),
+            Extraction::Skipped(reason) => ContentOutcome::Skipped(reason),
+            Extraction::Failed(reason) => ContentOutcome::Failed(reason),
         }
     }
 }

@@ -159,7 +159,20 @@ pub async fn run(
         stats.rate_limited.load(Ordering::Relaxed),
     );
     let refreshes = tenant.http.tokens().map(|t| t.refreshes()).unwrap_or(0);
-    let mut run = Run::new(tenant, sink, store.clone(), options, &mut report);
+    let extractor = if tenant.config.content.extract {
+        match tenant.extractor(runtime).await {
+            Ok(extractor) => Some(extractor),
+            Err(e) => {
+                if let Err(e) = store.release(&tenant.config.tenant).await {
+                    tracing::debug!("releasing the lease: {e}");
+                }
+                return failed(report, SyncError::Failed(e));
+            }
+        }
+    } else {
+        None
+    };
+    let mut run = Run::new(tenant, sink, store.clone(), options, &mut report, extractor);
     let result = run.execute(runtime, state, acks).await;
     let sink_stats = run.finish().await;
     if let Err(e) = store.release(&tenant.config.tenant).await {

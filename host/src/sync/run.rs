@@ -70,13 +70,15 @@ impl<'a> Run<'a> {
         store: Arc<StateStore>,
         options: &'a SyncOptions,
         report: &'a mut SyncReport,
+        extractor: Option<crate::extract::Extractor>,
     ) -> Self {
         let shares = options.budgets.join(&tenant.config.tenant);
         let fetcher = ContentFetcher::new(
             tenant.http.clone(),
             tenant.grants.clone(),
             tenant.config.content.max_bytes,
-            tenant.config.content.extract,
+            extractor,
+            tenant.extract_limits(),
             shares.text_bytes,
         );
         let run_marker = format!(
