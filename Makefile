@@ -15,13 +15,15 @@ all: build
 ## setup: install the toolchain target and the Python packages the tests and demo use
 setup:
 	rustup target add wasm32-wasip2
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r tests/conformance/requirements.txt osmem-server==0.1.6
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r tests/conformance/requirements.txt osmem-server==0.1.6 "moto[server]" boto3
 
 ## components: build the source components (plain cargo, no cargo-component)
 components:
 	$(CARGO) build --target wasm32-wasip2 -p dropbox-source --release
 	mkdir -p $(COMPONENT_DIR)
 	cp $(TARGET_DIR)/wasm32-wasip2/release/dropbox_source.wasm $(COMPONENT_DIR)/dropbox.wasm
+	$(CARGO) build --target wasm32-wasip2 -p s3-source --release
+	cp $(TARGET_DIR)/wasm32-wasip2/release/s3_source.wasm $(COMPONENT_DIR)/s3.wasm
 
 ## build: the runner, the emulator and the components (debug profile)
 build: components
