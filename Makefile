@@ -15,7 +15,7 @@ all: build
 ## setup: install the toolchain target and the Python packages the tests and demo use
 setup:
 	rustup target add wasm32-wasip2
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r tests/conformance/requirements.txt osmem-server==0.1.6 "moto[server]" boto3
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r tests/conformance/requirements.txt osmem-server==0.1.6 "moto[server]==5.2.1" boto3
 
 ## components: build the source components (plain cargo, no cargo-component)
 components:

@@ -110,6 +110,8 @@ struct Fields<'a> {
     etag: Option<&'a str>,
     extension: &'a str,
     folder: &'a str,
+    /// The document id again: sortable and searchable like any field.
+    id: &'a str,
     key: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     last_modified: Option<&'a str>,
@@ -164,6 +166,7 @@ pub fn object_document(config: &Config, o: &Object, meta: Option<&ObjectMetadata
         extension(name)
     };
     let url = config.object_url(&o.key);
+    let id = document_id(&config.bucket, &o.key);
     let mime_type = if folder {
         None
     } else {
@@ -180,6 +183,7 @@ pub fn object_document(config: &Config, o: &Object, meta: Option<&ObjectMetadata
         etag: o.etag.as_deref(),
         extension: &ext,
         folder: parent,
+        id: &id,
         key: &o.key,
         last_modified: o.last_modified.as_deref(),
         metadata: meta.map(|m| &m.user).filter(|u| !u.is_empty()),
@@ -203,7 +207,7 @@ pub fn object_document(config: &Config, o: &Object, meta: Option<&ObjectMetadata
         }),
     };
     Document {
-        id: document_id(&config.bucket, &o.key),
+        id,
         scope: SCOPE_OBJECTS.to_string(),
         fields,
         content,
@@ -266,6 +270,7 @@ mod tests {
                 "etag": "9b2cf535f27731c974343645a3985328",
                 "extension": "pdf",
                 "folder": "reports",
+                "id": document_id("docs", "reports/Q1 summary+.PDF"),
                 "key": "reports/Q1 summary+.PDF",
                 "last_modified": "2024-04-01T09:00:05.000Z",
                 "mime_type": "application/pdf",

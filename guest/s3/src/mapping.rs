@@ -8,6 +8,7 @@ pub fn index_properties() -> Value {
     let keyword = json!({"type": "keyword"});
     let text_with_keyword = |above: u32| json!({"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": above}}});
     json!({
+        "id": keyword,
         "bucket": keyword,
         "key": {
             "type": "keyword",

@@ -10,6 +10,7 @@
 
 pub mod fixtures;
 pub mod model;
+pub mod moto;
 pub mod truth;
 
 use anyhow::{Context, Result, anyhow, bail};
