@@ -16,11 +16,14 @@ One command per run, a JSON request on stdin, a JSON answer on stdout:
           Create buckets, put and delete objects (concurrently). Answers {"put", "deleted", "seconds"}.
 
   truth   {"endpoint", "credentials", "bucket", "prefix"?}
-          Every object as the server lists it: {"objects": [{"key", "etag", "size",
-          "last_modified", "storage_class"}]} (etag without quotes, last_modified to the second, UTC).
+          Every object as the server lists it: {"objects": [{"id", "key", "etag", "size",
+          "last_modified", "storage_class"}]} (etag without quotes, last_modified to the second,
+          UTC; id: the S3 source's document id, hex SHA-256 of "<bucket>/<key>", computed here
+          independently of the component).
 """
 
 import base64
+import hashlib
 import json
 import sys
 import time
@@ -141,6 +144,7 @@ def truth(req):
         for o in page.get("Contents", []):
             objects.append(
                 {
+                    "id": hashlib.sha256(f"{req['bucket']}/{o['Key']}".encode("utf-8")).hexdigest(),
                     "key": o["Key"],
                     "etag": o["ETag"].strip('"'),
                     "size": o["Size"],

@@ -68,6 +68,9 @@ pub struct Users {
 /// One object as the server lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct S3Object {
+    /// The S3 source's document id for this object, computed by the fixture (SHA-256 of
+    /// `<bucket>/<key>`), independently of the component.
+    pub id: String,
     pub key: String,
     /// Without quotes.
     pub etag: String,
@@ -282,6 +285,7 @@ impl Moto {
             .iter()
             .map(|o| {
                 Ok(S3Object {
+                    id: o["id"].as_str().context("id")?.to_string(),
                     key: o["key"].as_str().context("key")?.to_string(),
                     etag: o["etag"].as_str().context("etag")?.to_string(),
                     size: o["size"].as_u64().context("size")?,
