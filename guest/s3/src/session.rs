@@ -12,6 +12,7 @@ use crate::document::{Change, NoContent, SCOPE_OBJECTS, is_folder, no_content, o
 use crate::error::Error;
 use crate::metadata::ObjectMetadata;
 use crate::transport::{Level, Transport};
+use crate::uri;
 
 /// Log progress at info level every this many pages.
 const INFO_EVERY: u64 = 10;
@@ -164,8 +165,9 @@ impl<T: Transport> Session<T> {
         Ok(page)
     }
 
-    /// `HeadObject` for the page's files when `fetch_metadata` is on (folders and objects
-    /// whose content is not requested carry no useful metadata).
+    /// `HeadObject` for the page's files when `fetch_metadata` is on. Folders are skipped (no
+    /// useful metadata), and so are keys with `.`/`..` segments: their URL would be normalised
+    /// into another key's, whose 404 would read as "deleted".
     fn fetch_metadata(
         &self,
         client: &Client<'_, T>,
@@ -177,15 +179,16 @@ impl<T: Transport> Session<T> {
                 .map(|_| MetadataOutcome::NotFetched)
                 .collect());
         }
+        let headed = |o: &crate::api::Object| !is_folder(&o.key) && !uri::has_dot_segment(&o.key);
         let keys: Vec<&str> = objects
             .iter()
-            .filter(|o| !is_folder(&o.key))
+            .filter(|o| headed(o))
             .map(|o| o.key.as_str())
             .collect();
         let mut heads = client.head_many(&keys).into_iter();
         let mut out = Vec::with_capacity(objects.len());
         for o in objects {
-            if is_folder(&o.key) {
+            if !headed(o) {
                 out.push(MetadataOutcome::NotFetched);
                 continue;
             }

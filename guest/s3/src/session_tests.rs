@@ -564,7 +564,7 @@ fn a_server_repeating_its_token_is_stopped() {
 
 #[test]
 fn fetch_metadata_heads_the_page_files_at_once_and_skips_deleted_ones() {
-    let fake = FakeS3::new(&["a.txt", "dir/", "gone.txt", "meta.md"]);
+    let fake = FakeS3::new(&["a.txt", "dir/", "dot/../seg.txt", "gone.txt", "meta.md"]);
     fake.objects.borrow_mut().get_mut("meta.md").unwrap().meta = vec![
         ("x-amz-meta-author".into(), "Ada".into()),
         ("X-Amz-Meta-Project".into(), "apollo".into()),
@@ -588,7 +588,7 @@ fn fetch_metadata_heads_the_page_files_at_once_and_skips_deleted_ones() {
             format!("{ORIGIN}/docs/gone.txt"),
             format!("{ORIGIN}/docs/meta.md")
         ],
-        "folders are not HEADed"
+        "folders and dot-segment keys (whose URL names another key) are not HEADed"
     );
     let docs: BTreeMap<String, Value> = upserted(&pages)
         .into_iter()
@@ -596,7 +596,7 @@ fn fetch_metadata_heads_the_page_files_at_once_and_skips_deleted_ones() {
         .collect();
     assert_eq!(
         docs.keys().collect::<Vec<_>>(),
-        ["a.txt", "dir/", "meta.md"],
+        ["a.txt", "dir/", "dot/../seg.txt", "meta.md"],
         "an object deleted after the listing is not indexed"
     );
     assert_eq!(
