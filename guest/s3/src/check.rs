@@ -30,7 +30,7 @@ pub fn check<T: Transport>(transport: &T, config: &Config) -> Result<String, Err
         Some(Ok(Head::Gone)) => "the first object was deleted while checking",
         Some(Err(Error::Unauthorized(_))) => {
             return Err(Error::Unauthorized(format!(
-                "{place}: listing works but reading {:?} was denied; grant the key s3:GetObject on the bucket's objects",
+                "{place}: listing works but reading {:?} was refused (403: the key lacks s3:GetObject, or the service rejected the signature of a key with these characters); grant the key s3:GetObject on the bucket's objects",
                 first.key
             )));
         }

@@ -97,8 +97,10 @@ impl<'a, T: Transport> Client<'a, T> {
         match resp.status {
             200..=299 => Ok(Head::Found(ObjectMetadata::from_headers(&resp.headers))),
             404 => Ok(Head::Gone),
+            // A HEAD answer has no body, so a 403 does not say whether the permission is
+            // missing or the signature was rejected.
             403 => Err(Error::Unauthorized(format!(
-                "fetch_metadata: HeadObject on {key:?} in bucket {} was denied (403); grant the key s3:GetObject on the bucket's objects, or set fetch_metadata = false",
+                "fetch_metadata: HeadObject on {key:?} in bucket {} was refused (403: the key lacks s3:GetObject, or the service rejected the request's signature); grant the key s3:GetObject on the bucket's objects, or set fetch_metadata = false",
                 self.config.bucket
             ))),
             _ => Err(response_error(
