@@ -20,6 +20,10 @@ One command per run, a JSON request on stdin, a JSON answer on stdout:
           "last_modified", "storage_class"}]} (etag without quotes, last_modified to the second,
           UTC; id: the S3 source's document id, hex SHA-256 of "<bucket>/<key>", computed here
           independently of the component).
+
+  fetch   {"endpoint", "credentials", "bucket"}
+          The benchmark floor: list the bucket and GET every object (WORKERS threads) with boto3.
+          Answers {"objects", "bytes", "list_seconds", "seconds"}.
 """
 
 import base64
@@ -155,7 +159,28 @@ def truth(req):
     return {"objects": objects}
 
 
-COMMANDS = {"users": users, "apply": apply, "truth": truth}
+def fetch(req):
+    s3 = client("s3", req["endpoint"], req["credentials"])
+    started = time.monotonic()
+    keys = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=req["bucket"]):
+        keys.extend(o["Key"] for o in page.get("Contents", []))
+    listed = time.monotonic() - started
+
+    def get(key):
+        return len(s3.get_object(Bucket=req["bucket"], Key=key)["Body"].read())
+
+    with ThreadPoolExecutor(WORKERS) as pool:
+        size = sum(pool.map(get, keys))
+    return {
+        "objects": len(keys),
+        "bytes": size,
+        "list_seconds": listed,
+        "seconds": time.monotonic() - started,
+    }
+
+
+COMMANDS = {"users": users, "apply": apply, "truth": truth, "fetch": fetch}
 
 
 def main():

@@ -274,6 +274,19 @@ impl Moto {
         Ok(v["seconds"].as_f64().unwrap_or_default())
     }
 
+    /// The floor a benchmark compares with: boto3 lists `bucket`, then GETs every object with
+    /// 16 threads. Returns (seconds to list, seconds to list and fetch everything).
+    pub fn fetch_all(&self, bucket: &str) -> Result<(f64, f64)> {
+        let v = self.script(
+            "fetch",
+            &json!({"endpoint": self.url, "credentials": self.writer_key().to_json(), "bucket": bucket}),
+        )?;
+        Ok((
+            v["list_seconds"].as_f64().context("list_seconds")?,
+            v["seconds"].as_f64().context("seconds")?,
+        ))
+    }
+
     /// Every object of `bucket` under `prefix`, as the server lists it.
     pub fn truth(&self, bucket: &str, prefix: &str) -> Result<Vec<S3Object>> {
         let v = self.script(
