@@ -15,7 +15,7 @@ pub enum Extraction {
 /// Extensions read as text as they are.
 const PLAIN: &[&str] = &[
     "txt", "text", "md", "markdown", "rst", "csv", "tsv", "json", "jsonl", "ndjson", "yaml", "yml",
-    "toml", "ini", "cfg", "conf", "log", "tex", "paper", // source code
+    "toml", "ini", "cfg", "conf", "log", "tex", // source code
     "rs", "py", "js", "ts", "tsx", "jsx", "java", "c", "h", "cpp", "hpp", "cc", "cs", "go", "rb",
     "php", "sh", "bash", "zsh", "sql", "css", "scss", "kt", "swift", "scala", "pl", "lua", "r",
     "m", "ps1", "bat",
@@ -265,7 +265,7 @@ mod tests {
             "hello world !"
         );
         assert_eq!(text("/a/b/main.rs", b"fn main() {}\n"), "fn main() {}");
-        assert_eq!(text("Doc.paper", b"# Title\n\nbody"), "# Title body");
+        assert_eq!(text("Doc.md", b"# Title\n\nbody"), "# Title body");
         assert_eq!(text("README", b"read me"), "read me");
     }
 

@@ -9,8 +9,8 @@ use serde_json::{Map, Value, json};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::mpsc::{self, UnboundedReceiver};
-use tributary::sink::bulk::BulkSettings;
 use tributary::es::EsSettings;
+use tributary::sink::bulk::BulkSettings;
 use tributary::sink::elasticsearch::EsSink;
 use tributary::sink::{Sink, Write, WriteAck};
 

@@ -10,8 +10,8 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc};
-use tributary::sink::bulk::BulkSettings;
 use tributary::es::EsSettings;
+use tributary::sink::bulk::BulkSettings;
 use tributary::sink::elasticsearch::EsSink;
 use tributary::sink::{Sink, Write};
 

@@ -9,8 +9,10 @@
 //! `ES_URL` runs the suite against an existing cluster instead of starting osmem-server.
 
 pub mod fixtures;
+pub mod local_folder;
 pub mod model;
 pub mod moto;
+pub mod sandbox;
 pub mod truth;
 
 use anyhow::{Context, Result, anyhow, bail};
