@@ -1,18 +1,22 @@
 //! The bulk writer: a task that batches writes into `_bulk` requests.
 //!
-//! - Each write is serialized once, at `submit`, into its exact NDJSON lines; batches close on
-//!   `max_actions` or `max_bytes` (measured on those lines), or after a short idle spell.
+//! - A write arrives serialized (a [`Doc`](super::Doc)); `submit` only frames it into its exact
+//!   NDJSON lines. Batches close on `max_actions` or `max_bytes` (measured on those lines), or
+//!   500 ms after their first write.
 //! - Up to `concurrency` requests are in flight. A batch never goes out while an earlier batch
 //!   holding the same document id is still in flight, so writes to one id land in order.
 //! - Item-level 429s and whole-request 429/502/503/504 or connection failures are retried under
 //!   the runner's one retry policy (exponential backoff with jitter) until the retry budget is
 //!   spent; other item errors are acknowledged as errors and counted. A rejected write holds
 //!   the checkpoint and forbids the purge that ends an enumeration (see `sync`).
-//! - `Index` without `_timestamp` becomes `update` + `upsert` so the first-indexed time stays:
-//!   the upsert carries `_timestamp: now`, the merge leaves a stored one alone. Because this is a
-//!   merge, host-owned optional fields missing from the source (`body`, `content_skipped_reason`,
-//!   `tributary.content_key`) are sent as `null` so stale values do not survive; connector fields
-//!   that disappear from a document do survive (send them as `null` to clear them).
+//! - An `Index` normally carries its `_timestamp` (the caller looked the stored one up) and goes
+//!   as a plain `index`. One without becomes `update` + `upsert` so the first-indexed time stays:
+//!   the upsert carries the run's start time, the merge leaves a stored one alone. Because this
+//!   is a merge, host-owned optional fields missing from the source (`body`,
+//!   `content_skipped_reason`, `tributary.content_key`) are sent as `null` so stale values do not
+//!   survive; connector fields that disappear from a document do survive. It sends the document
+//!   twice, which is why callers avoid it.
+use super::doc::push_str;
 use super::{SinkStats, Write, WriteAck, rfc3339};
 use crate::budget::{Grant, Share};
 use crate::es::{error_reason, is_transient, read_json};
@@ -71,14 +75,25 @@ enum Op {
 }
 
 /// A write serialized into its `_bulk` lines.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Prepared {
     id: String,
+    /// A hash of `id`: what the ordering of writes to one id is tracked by (two ids that
+    /// share a hash only wait for each other, which is safe).
+    key: u64,
     op: Op,
     token: u64,
     lines: Bytes,
     /// This write's part of the byte budget; released when the write is acknowledged.
-    _budget: Option<Arc<Grant>>,
+    _budget: Option<Grant>,
+}
+
+fn id_key(id: &str) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+        .build_hasher();
+    h.write(id.as_bytes());
+    h.finish()
 }
 
 enum Command {
@@ -120,6 +135,8 @@ struct Shared {
     /// large bodies, whatever `queue` (a count) allows. Shared fairly with the other tenants
     /// of the process in `tributary serve`.
     budget: Share,
+    /// `_timestamp` of documents first indexed by this writer's run (an upsert's).
+    first_indexed: String,
 }
 
 impl Shared {
@@ -172,6 +189,7 @@ impl BulkWriter {
             acks,
             counters: Counters::default(),
             budget,
+            first_indexed: rfc3339(SystemTime::now()),
         });
         let (tx, rx) = mpsc::channel(settings.queue);
         let task = tokio::spawn(run_writer(shared.clone(), rx).in_current_span());
@@ -184,9 +202,9 @@ impl BulkWriter {
 
     /// Serialize `write` and queue it (waits while the queue is full).
     pub async fn submit(&self, write: Write, token: u64) -> anyhow::Result<()> {
-        let mut prepared = prepare(write, token, SystemTime::now())?;
+        let mut prepared = prepare(write, token, &self.shared.first_indexed)?;
         let kib = prepared.lines.len() / 1024 + 1;
-        prepared._budget = Some(Arc::new(self.shared.budget.acquire(kib).await));
+        prepared._budget = Some(self.shared.budget.acquire(kib).await);
         self.tx.send(Command::Write(prepared)).await.map_err(|_| {
             anyhow!(
                 "the bulk writer for index {} has stopped; see the earlier error",
@@ -217,6 +235,11 @@ impl BulkWriter {
         self.shared.counters.snapshot()
     }
 
+    /// The `_timestamp` of documents this writer's run indexes first: the time it started.
+    pub fn first_indexed(&self) -> &str {
+        &self.shared.first_indexed
+    }
+
     /// Drain, stop the task, return the final counters.
     pub async fn close(self) -> anyhow::Result<SinkStats> {
         let drained = self.drain().await;
@@ -232,59 +255,89 @@ impl BulkWriter {
 }
 
 /// Serialize a write into its `_bulk` lines (each ending in `\n`).
-fn prepare(write: Write, token: u64, now: SystemTime) -> anyhow::Result<Prepared> {
+fn prepare(write: Write, token: u64, first_indexed: &str) -> anyhow::Result<Prepared> {
     let mut buf = Vec::new();
     let (id, op) = match write {
-        Write::Index { id, source } if source.contains_key("_timestamp") => {
-            push_line(&mut buf, &json!({ "index": { "_id": id } }))?;
-            push_line(&mut buf, &source)?;
+        Write::Index { id, source } if source.has_timestamp() => {
+            buf.reserve(source.len() + id.len() + 24);
+            action(&mut buf, "index", &id, None);
+            source_line(&mut buf, source.as_bytes());
             (id, Op::Index)
         }
         Write::Index { id, source } => {
+            // The stored `_timestamp` is unknown: a merge keeps it, the upsert sets it if the
+            // document is new. Rare (callers look the stored one up), so the map is fine here.
+            let source = source.to_map()?;
             let mut upsert = source.clone();
-            upsert.insert("_timestamp".into(), Value::String(rfc3339(now)));
+            upsert.insert("_timestamp".into(), Value::String(first_indexed.to_string()));
             let doc = with_cleared_host_fields(source);
-            push_line(&mut buf, &json!({ "update": { "_id": id } }))?;
+            action(&mut buf, "update", &id, None);
             push_line(&mut buf, &json!({ "doc": doc, "upsert": upsert }))?;
             (id, Op::Index)
         }
         Write::IndexVia {
             id,
-            mut source,
+            source,
             pipeline,
         } => {
-            source
-                .entry("_timestamp")
-                .or_insert_with(|| Value::String(rfc3339(now)));
-            push_line(
-                &mut buf,
-                &json!({ "index": { "_id": id, "pipeline": pipeline } }),
-            )?;
-            push_line(&mut buf, &source)?;
+            let source = if source.has_timestamp() {
+                source
+            } else {
+                source.with_str("_timestamp", first_indexed)
+            };
+            action(&mut buf, "index", &id, Some(&pipeline));
+            source_line(&mut buf, source.as_bytes());
             (id, Op::Index)
         }
         Write::Update { id, fields } => {
-            push_line(&mut buf, &json!({ "update": { "_id": id } }))?;
-            push_line(&mut buf, &json!({ "doc": fields }))?;
+            action(&mut buf, "update", &id, None);
+            doc_line(&mut buf, fields.as_bytes());
             (id, Op::Update)
         }
         Write::Patch { id, fields } => {
-            push_line(&mut buf, &json!({ "update": { "_id": id } }))?;
-            push_line(&mut buf, &json!({ "doc": fields }))?;
+            action(&mut buf, "update", &id, None);
+            doc_line(&mut buf, fields.as_bytes());
             (id, Op::Patch)
         }
         Write::Delete { id } => {
-            push_line(&mut buf, &json!({ "delete": { "_id": id } }))?;
+            action(&mut buf, "delete", &id, None);
             (id, Op::Delete)
         }
     };
     Ok(Prepared {
+        key: id_key(&id),
         id,
         op,
         token,
         lines: Bytes::from(buf),
         _budget: None,
     })
+}
+
+/// `{"<op>":{"_id":"<id>"[,"pipeline":"<p>"]}}` and a newline.
+fn action(buf: &mut Vec<u8>, op: &str, id: &str, pipeline: Option<&str>) {
+    buf.extend_from_slice(b"{\"");
+    buf.extend_from_slice(op.as_bytes());
+    buf.extend_from_slice(b"\":{\"_id\":");
+    push_str(buf, id);
+    if let Some(pipeline) = pipeline {
+        buf.extend_from_slice(b",\"pipeline\":");
+        push_str(buf, pipeline);
+    }
+    buf.extend_from_slice(b"}}\n");
+}
+
+fn source_line(buf: &mut Vec<u8>, source: &[u8]) {
+    buf.extend_from_slice(source);
+    buf.push(b'\n');
+}
+
+/// `{"doc":<fields>}` and a newline.
+fn doc_line(buf: &mut Vec<u8>, fields: &[u8]) {
+    buf.reserve(fields.len() + 9);
+    buf.extend_from_slice(b"{\"doc\":");
+    buf.extend_from_slice(fields);
+    buf.extend_from_slice(b"}\n");
 }
 
 fn push_line(buf: &mut Vec<u8>, value: &impl serde::Serialize) -> anyhow::Result<()> {
@@ -367,8 +420,9 @@ async fn run_writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<Command>) {
 #[derive(Default)]
 struct Flight {
     tasks: JoinSet<()>,
-    ids: HashMap<String, usize>,
-    batches: HashMap<tokio::task::Id, Vec<Prepared>>,
+    /// In-flight writes by [`Prepared::key`].
+    ids: HashMap<u64, usize>,
+    batches: HashMap<tokio::task::Id, Arc<Vec<Prepared>>>,
 }
 
 type Joined = Result<(tokio::task::Id, ()), tokio::task::JoinError>;
@@ -377,7 +431,7 @@ impl Flight {
     /// Send `batch` once a slot is free and no in-flight batch holds one of its ids.
     async fn dispatch(&mut self, shared: &Arc<Shared>, batch: Vec<Prepared>) {
         while self.tasks.len() >= shared.settings.concurrency
-            || batch.iter().any(|item| self.ids.contains_key(&item.id))
+            || batch.iter().any(|item| self.ids.contains_key(&item.key))
         {
             match self.tasks.join_next_with_id().await {
                 Some(joined) => self.finish(shared, joined),
@@ -385,8 +439,9 @@ impl Flight {
             }
         }
         for item in &batch {
-            *self.ids.entry(item.id.clone()).or_default() += 1;
+            *self.ids.entry(item.key).or_default() += 1;
         }
+        let batch = Arc::new(batch);
         let handle = self
             .tasks
             .spawn(send_batch(shared.clone(), batch.clone()).in_current_span());
@@ -401,17 +456,17 @@ impl Flight {
         let Some(batch) = self.batches.remove(&id) else {
             return;
         };
-        for item in &batch {
-            if let Some(n) = self.ids.get_mut(&item.id) {
+        for item in batch.iter() {
+            if let Some(n) = self.ids.get_mut(&item.key) {
                 *n -= 1;
                 if *n == 0 {
-                    self.ids.remove(&item.id);
+                    self.ids.remove(&item.key);
                 }
             }
         }
         if let Some(reason) = crashed {
             // The task acked nothing we can rely on; ack every write so no caller waits forever.
-            for item in &batch {
+            for item in batch.iter() {
                 shared.ack(
                     item,
                     Err(format!("the bulk request task crashed: {reason}")),
@@ -436,9 +491,9 @@ enum ItemResult {
 }
 
 /// Send one batch, retrying what may succeed later; ack every write exactly once.
-async fn send_batch(shared: Arc<Shared>, batch: Vec<Prepared>) {
+async fn send_batch(shared: Arc<Shared>, batch: Arc<Vec<Prepared>>) {
     let mut delays = crate::retry::timed(shared.settings.retry_budget);
-    let mut pending = batch;
+    let mut pending: Vec<&Prepared> = batch.iter().collect();
     let mut attempt: u32 = 0;
     loop {
         attempt += 1;
@@ -453,23 +508,23 @@ async fn send_batch(shared: Arc<Shared>, batch: Vec<Prepared>) {
         } else {
             None
         };
-        let mut retry: Vec<Prepared> = Vec::new();
-        let mut retry_ids: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let mut retry: Vec<&Prepared> = Vec::new();
+        let mut retry_keys: std::collections::HashSet<u64> = std::collections::HashSet::new();
         for (item, result) in pending.into_iter().zip(results) {
             // A later write to an id whose earlier write is retried must be retried after it,
             // whatever its own result, or the two would land out of order.
             let result = match result {
-                ItemResult::Ok if retry_ids.contains(&item.id) => {
+                ItemResult::Ok if retry_keys.contains(&item.key) => {
                     ItemResult::Retry("after an earlier write to the same id".into())
                 }
                 other => other,
             };
             match result {
-                ItemResult::Ok => shared.ack(&item, Ok(())),
-                ItemResult::Failed(reason) => shared.ack(&item, Err(reason)),
+                ItemResult::Ok => shared.ack(item, Ok(())),
+                ItemResult::Failed(reason) => shared.ack(item, Err(reason)),
                 ItemResult::Retry(reason) if delay.is_none() => {
                     shared.ack(
-                        &item,
+                        item,
                         Err(format!(
                             "{reason} (gave up after {attempt} attempts over the {}s retry budget)",
                             shared.settings.retry_budget.as_secs()
@@ -477,7 +532,7 @@ async fn send_batch(shared: Arc<Shared>, batch: Vec<Prepared>) {
                     );
                 }
                 ItemResult::Retry(_) => {
-                    retry_ids.insert(item.id.clone());
+                    retry_keys.insert(item.key);
                     retry.push(item);
                 }
             }
@@ -500,7 +555,10 @@ enum RequestError {
 }
 
 /// One `_bulk` request; on success, one result per item in order.
-async fn send_once(shared: &Shared, items: &[Prepared]) -> Result<Vec<ItemResult>, RequestError> {
+async fn send_once(
+    shared: &Shared,
+    items: &[&Prepared],
+) -> Result<Vec<ItemResult>, RequestError> {
     let body: Vec<Bytes> = items.iter().map(|item| item.lines.clone()).collect();
     let bytes: usize = body.iter().map(Bytes::len).sum();
     shared
@@ -525,26 +583,56 @@ async fn send_once(shared: &Shared, items: &[Prepared]) -> Result<Vec<ItemResult
         .map_err(|e| {
             RequestError::Transient(format!("_bulk to index {} failed: {e}", shared.index))
         })?;
+    let status = response.status_code();
+    if status.is_success() {
+        let text = response.bytes().await.map_err(|e| {
+            RequestError::Transient(format!(
+                "_bulk to index {}: reading the response body: {e}",
+                shared.index
+            ))
+        })?;
+        // Nearly always every item succeeded: then `errors` is false and only the number of
+        // items matters, which is read without building the 150-odd bytes of each item.
+        if let Ok(summary) = serde_json::from_slice::<BulkSummary>(&text)
+            && summary.errors == Some(false)
+            && summary.items.len() == items.len()
+        {
+            return Ok(vec![ItemResult::Ok; items.len()]);
+        }
+        let body: Value = serde_json::from_slice(&text).map_err(|e| {
+            RequestError::Fatal(format!(
+                "_bulk to index {} answered {status} with a body that is not JSON: {e}",
+                shared.index
+            ))
+        })?;
+        return parse_items(&body, items).map_err(RequestError::Fatal);
+    }
     let (status, body) = read_json(response)
         .await
         .map_err(|e| RequestError::Transient(format!("_bulk to index {}: {e:#}", shared.index)))?;
-    if !status.is_success() {
-        let reason = format!(
-            "_bulk to index {} answered {status}: {}",
-            shared.index,
-            error_reason(&body)
-        );
-        return Err(if is_transient(status) {
-            RequestError::Transient(reason)
-        } else {
-            RequestError::Fatal(reason)
-        });
-    }
-    parse_items(&body, items).map_err(RequestError::Fatal)
+    let reason = format!(
+        "_bulk to index {} answered {status}: {}",
+        shared.index,
+        error_reason(&body)
+    );
+    Err(if is_transient(status) {
+        RequestError::Transient(reason)
+    } else {
+        RequestError::Fatal(reason)
+    })
+}
+
+/// The part of a `_bulk` response that says whether anything failed.
+#[derive(serde::Deserialize)]
+struct BulkSummary {
+    #[serde(default)]
+    errors: Option<bool>,
+    #[serde(default)]
+    items: Vec<serde::de::IgnoredAny>,
 }
 
 /// Match a `_bulk` response's items to the writes sent.
-fn parse_items(body: &Value, items: &[Prepared]) -> Result<Vec<ItemResult>, String> {
+fn parse_items(body: &Value, items: &[&Prepared]) -> Result<Vec<ItemResult>, String> {
     let answered = body["items"]
         .as_array()
         .map(Vec::as_slice)
@@ -582,6 +670,7 @@ fn item_result(answer: &Value, op: Op) -> ItemResult {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::sink::Doc;
 
     fn lines(p: &Prepared) -> Vec<Value> {
         std::str::from_utf8(&p.lines)
@@ -591,9 +680,11 @@ mod tests {
             .collect()
     }
 
-    fn obj(v: Value) -> Map<String, Value> {
-        v.as_object().cloned().unwrap()
+    fn obj(v: Value) -> Doc {
+        Doc::from_map(v.as_object().unwrap())
     }
+
+    const EPOCH: &str = "1970-01-01T00:00:00.000Z";
 
     #[test]
     fn index_with_timestamp_is_a_plain_index() {
@@ -604,12 +695,15 @@ mod tests {
                 source: source.clone(),
             },
             7,
-            SystemTime::UNIX_EPOCH,
+            EPOCH,
         )
         .unwrap();
         assert_eq!(
             lines(&p),
-            vec![json!({"index": {"_id": "x"}}), Value::Object(source)]
+            vec![
+                json!({"index": {"_id": "x"}}),
+                json!({"name": "a", "_timestamp": "2024-01-01T00:00:00Z"})
+            ]
         );
         assert_eq!((p.op, p.token), (Op::Index, 7));
         assert!(p.lines.ends_with(b"\n"));
@@ -624,7 +718,7 @@ mod tests {
                 source,
             },
             1,
-            SystemTime::UNIX_EPOCH,
+            EPOCH,
         )
         .unwrap();
         let l = lines(&p);
@@ -654,7 +748,7 @@ mod tests {
                 pipeline: "attachment".into(),
             },
             4,
-            SystemTime::UNIX_EPOCH,
+            EPOCH,
         )
         .unwrap();
         let l = lines(&p);
@@ -674,14 +768,14 @@ mod tests {
                 fields: obj(json!({"n": 1})),
             },
             2,
-            SystemTime::now(),
+            EPOCH,
         )
         .unwrap();
         assert_eq!(
             lines(&p),
             vec![json!({"update": {"_id": "u"}}), json!({"doc": {"n": 1}})]
         );
-        let p = prepare(Write::Delete { id: "d\"q".into() }, 3, SystemTime::now()).unwrap();
+        let p = prepare(Write::Delete { id: "d\"q".into() }, 3, EPOCH).unwrap();
         assert_eq!(lines(&p), vec![json!({"delete": {"_id": "d\"q"}})]);
         assert_eq!(p.op, Op::Delete);
     }

@@ -1,26 +1,18 @@
 //! The dry-run sink: one NDJSON line per operation, acknowledged at once.
-use super::{SinkStats, Write, WriteAck, mapping};
+use super::doc::push_str;
+use super::{SinkStats, Write, WriteAck, mapping, rfc3339};
 use anyhow::Context;
 use serde_json::{Value, json};
 use std::io::Write as _;
 use std::sync::Mutex;
 use tokio::sync::mpsc::UnboundedSender;
 
-/// One line of dry-run output for a write.
-#[derive(serde::Serialize)]
-struct WriteLine<'a> {
-    op: &'static str,
-    #[serde(rename = "_id")]
-    id: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    doc: Option<&'a serde_json::Map<String, Value>>,
-}
-
 /// Writes what would be sent to the index as NDJSON.
 pub struct DryRunSink {
     out: Mutex<Box<dyn std::io::Write + Send>>,
     acks: UnboundedSender<WriteAck>,
     stats: Mutex<SinkStats>,
+    first_indexed: String,
 }
 
 impl DryRunSink {
@@ -30,6 +22,7 @@ impl DryRunSink {
             out: Mutex::new(out),
             acks,
             stats: Mutex::new(SinkStats::default()),
+            first_indexed: rfc3339(std::time::SystemTime::now()),
         }
     }
 
@@ -55,37 +48,37 @@ impl DryRunSink {
         }
     }
 
+    /// The `_timestamp` of documents first indexed by this run: the time the sink was made.
+    pub fn first_indexed(&self) -> &str {
+        &self.first_indexed
+    }
+
     /// Print the write and acknowledge it.
     pub fn submit(&self, write: Write, token: u64) -> anyhow::Result<()> {
-        // Serialized straight from the write: no copy of the document into a `Value` tree.
-        let line = match &write {
-            Write::Index { id, source } => WriteLine {
-                op: "index",
-                id,
-                doc: Some(source),
-            },
-            Write::Update { id, fields } => WriteLine {
-                op: "update",
-                id,
-                doc: Some(fields),
-            },
-            Write::IndexVia { id, source, .. } => WriteLine {
-                op: "index",
-                id,
-                doc: Some(source),
-            },
-            Write::Patch { id, fields } => WriteLine {
-                op: "patch",
-                id,
-                doc: Some(fields),
-            },
-            Write::Delete { id } => WriteLine {
-                op: "delete",
-                id,
-                doc: None,
-            },
+        // `{"op":"index","_id":"…","doc":{…}}`: the document is copied in as it was assembled.
+        let (op, id, doc) = match &write {
+            Write::Index { id, source } | Write::IndexVia { id, source, .. } => {
+                ("index", id, Some(source))
+            }
+            Write::Update { id, fields } => ("update", id, Some(fields)),
+            Write::Patch { id, fields } => ("patch", id, Some(fields)),
+            Write::Delete { id } => ("delete", id, None),
         };
-        self.line(&line)?;
+        let mut line = Vec::with_capacity(doc.map_or(0, |d| d.len()) + id.len() + 40);
+        line.extend_from_slice(b"{\"op\":\"");
+        line.extend_from_slice(op.as_bytes());
+        line.extend_from_slice(b"\",\"_id\":");
+        push_str(&mut line, id);
+        if let Some(doc) = doc {
+            line.extend_from_slice(b",\"doc\":");
+            line.extend_from_slice(doc.as_bytes());
+        }
+        line.extend_from_slice(b"}\n");
+        self.out
+            .lock()
+            .map_err(|_| anyhow::anyhow!("the dry-run output lock is poisoned"))?
+            .write_all(&line)
+            .context("writing dry-run output")?;
         self.count(|s| match write {
             Write::Index { .. } | Write::IndexVia { .. } => s.indexed += 1,
             Write::Update { .. } | Write::Patch { .. } => s.updated += 1,
@@ -159,7 +152,7 @@ mod tests {
         let out = Shared::default();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let sink = DryRunSink::new(Box::new(out.clone()), tx);
-        let source = json!({"name": "a"}).as_object().cloned().unwrap();
+        let source = crate::sink::Doc::from_map(json!({"name": "a"}).as_object().unwrap());
         sink.submit(
             Write::Index {
                 id: "1".into(),

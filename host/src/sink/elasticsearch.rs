@@ -2,7 +2,7 @@
 //! Every call goes through [`crate::es::call`], so a transient failure (a restart, a 503, a
 //! dropped connection) is retried under the runner's one policy instead of failing the run.
 use super::bulk::{BulkSettings, BulkWriter};
-use super::{SinkStats, Write, WriteAck, mapping};
+use super::{SinkStats, Stored, StoredDoc, Write, WriteAck, mapping};
 use crate::es::{self, EsSettings, error_reason};
 use anyhow::{Context, bail};
 use elasticsearch::Elasticsearch;
@@ -11,10 +11,10 @@ use elasticsearch::indices::{
     IndicesCreateParts, IndicesExistsParts, IndicesPutMappingParts, IndicesRefreshParts,
 };
 use elasticsearch::params::Conflicts;
-use elasticsearch::{DeleteByQueryParts, MgetParts};
+use elasticsearch::{CountParts, DeleteByQueryParts, MgetParts};
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use std::time::Duration;
+use tokio::sync::OnceCell;
 use tokio::sync::mpsc::UnboundedSender;
 
 /// Documents go to Elasticsearch through `_bulk`.
@@ -24,6 +24,8 @@ pub struct EsSink {
     url: String,
     budget: Duration,
     writer: BulkWriter,
+    /// Whether the index held no document when this run first asked (see `stored`).
+    started_empty: OnceCell<bool>,
 }
 
 impl EsSink {
@@ -86,6 +88,7 @@ impl EsSink {
             url: settings.url.clone(),
             budget,
             writer,
+            started_empty: OnceCell::new(),
         })
     }
 
@@ -268,10 +271,20 @@ impl EsSink {
         Ok(answer.body["deleted"].as_u64().unwrap_or(0))
     }
 
-    /// Stored content keys of documents whose content was extracted or permanently skipped.
-    pub async fn content_keys(&self, ids: &[String]) -> anyhow::Result<HashMap<String, String>> {
-        if ids.is_empty() {
-            return Ok(HashMap::new());
+    /// What the index holds of these documents: content keys (of documents whose content was
+    /// extracted or permanently skipped) and `_timestamp`s, by one `_mget`.
+    ///
+    /// When the index held no document at all once this run owned the tenant (checked once,
+    /// at the first call: a refresh, then a count), every document in it was written by this
+    /// run (the tenant's lease keeps other runners of the tenant out), so nothing stored can
+    /// be older than this run: no `_mget` is needed and none is sent. A document this run
+    /// wrote earlier is then re-fetched instead of skipped, and re-stamped with the same
+    /// `first_indexed` time, so the answer is the same either way.
+    pub async fn stored(&self, ids: &[String]) -> anyhow::Result<Stored> {
+        // Asked first, whatever `ids` holds: the answer is only worth something before this
+        // run's first write lands.
+        if self.started_empty().await? || ids.is_empty() {
+            return Ok(Stored::default());
         }
         let index = self.index.as_str();
         let body = json!({ "ids": ids });
@@ -284,7 +297,7 @@ impl EsSink {
             || {
                 self.client
                     .mget(MgetParts::Index(index))
-                    ._source_includes(&["tributary.content_key", "content_status"])
+                    ._source_includes(&["tributary.content_key", "content_status", "_timestamp"])
                     .body(body.clone())
                     .send()
             },
@@ -297,7 +310,7 @@ impl EsSink {
                 error_reason(&answer.body)
             );
         }
-        let mut keys = HashMap::new();
+        let mut stored = Stored::default();
         for doc in answer.body["docs"]
             .as_array()
             .map(Vec::as_slice)
@@ -309,20 +322,79 @@ impl EsSink {
                     error_reason(&json!({ "error": error }))
                 );
             }
-            let source = &doc["_source"];
+            let (Some(id), Some(source)) = (doc["_id"].as_str(), doc.get("_source")) else {
+                continue;
+            };
             let settled = matches!(
                 source["content_status"].as_str(),
                 Some("extracted" | "skipped")
             );
-            if let (true, Some(id), Some(key)) = (
-                settled,
-                doc["_id"].as_str(),
-                source["tributary"]["content_key"].as_str(),
-            ) {
-                keys.insert(id.to_string(), key.to_string());
+            let content_key = source["tributary"]["content_key"]
+                .as_str()
+                .filter(|_| settled)
+                .map(str::to_string);
+            let timestamp = source["_timestamp"].as_str().map(str::to_string);
+            if content_key.is_some() || timestamp.is_some() {
+                stored.insert(
+                    id.to_string(),
+                    StoredDoc {
+                        content_key,
+                        timestamp,
+                    },
+                );
             }
         }
-        Ok(keys)
+        Ok(stored)
+    }
+
+    /// Whether the index held no document when first asked (see [`EsSink::stored`]).
+    async fn started_empty(&self) -> anyhow::Result<bool> {
+        self.started_empty
+            .get_or_try_init(|| async {
+                let index = self.index.as_str();
+                let indices = [index];
+                let api = self.client.indices();
+                // `_count` sees what a refresh made searchable: refresh first, so a document
+                // an earlier (crashed) run wrote just before is counted too.
+                let refreshed = es::call(
+                    self.budget,
+                    &format!("refreshing index {index} before counting its documents"),
+                    || api.refresh(IndicesRefreshParts::Index(&indices)).send(),
+                )
+                .await?;
+                if !refreshed.status.is_success() {
+                    bail!(
+                        "refreshing index {index} failed ({}): {}",
+                        refreshed.status,
+                        error_reason(&refreshed.body)
+                    );
+                }
+                let counted = es::call(
+                    self.budget,
+                    &format!("counting the documents of index {index}"),
+                    || self.client.count(CountParts::Index(&indices)).send(),
+                )
+                .await?;
+                if !counted.status.is_success() {
+                    bail!(
+                        "counting the documents of index {index} failed ({}): {}",
+                        counted.status,
+                        error_reason(&counted.body)
+                    );
+                }
+                let empty = counted.body["count"].as_u64() == Some(0);
+                if empty {
+                    tracing::debug!(%index, "the index holds no documents: nothing stored to look up this run");
+                }
+                Ok(empty)
+            })
+            .await
+            .copied()
+    }
+
+    /// The `_timestamp` of documents this run indexes first.
+    pub fn first_indexed(&self) -> &str {
+        self.writer.first_indexed()
     }
 
     /// Counters so far.

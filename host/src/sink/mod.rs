@@ -4,11 +4,13 @@
 //! channel given at construction, so the caller can tell when everything before a checkpoint
 //! is durable. `drain` returns only once every earlier write has been acknowledged.
 pub mod bulk;
+pub mod doc;
 pub mod dry_run;
 pub mod elasticsearch;
 pub mod mapping;
 
-use serde_json::{Map, Value};
+pub use doc::{Doc, DocWriter};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -17,30 +19,22 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub enum Write {
     /// Replace the whole document. `source` is the complete JSON object.
     ///
-    /// Without `_timestamp` in `source` the write is an upsert that keeps the stored
-    /// `_timestamp` (first-indexed time); see [`bulk`] for what that means for removed fields.
-    Index {
-        id: String,
-        source: Map<String, Value>,
-    },
+    /// `source` should carry `_timestamp`: the stored one, or [`Sink::first_indexed`] for a
+    /// document [`Sink::stored`] does not know. Without one the write becomes an upsert that
+    /// keeps the stored `_timestamp` (sent twice, see [`bulk`]): correct, but twice the bytes.
+    Index { id: String, source: Doc },
     /// Merge `fields` into the existing document (metadata changed, content unchanged).
-    Update {
-        id: String,
-        fields: Map<String, Value>,
-    },
+    Update { id: String, fields: Doc },
     /// Replace the whole document through an ingest pipeline (which does not run on the
     /// update+upsert a plain `Index` may become): `source` carries its own `_timestamp`.
     IndexVia {
         id: String,
-        source: Map<String, Value>,
+        source: Doc,
         pipeline: String,
     },
     /// Merge `fields` into the document if it still exists; a missing document counts as
     /// success (a later run's content retry for a document deleted meanwhile).
-    Patch {
-        id: String,
-        fields: Map<String, Value>,
-    },
+    Patch { id: String, fields: Doc },
     /// Remove the document; one that is already gone counts as success.
     Delete { id: String },
 }
@@ -63,6 +57,42 @@ impl Write {
 pub struct WriteAck {
     pub token: u64,
     pub outcome: Result<(), String>,
+}
+
+/// What the index holds of some documents (see [`Sink::stored`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stored {
+    docs: HashMap<String, StoredDoc>,
+}
+
+/// One stored document, as far as a page needs it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredDoc {
+    /// `tributary.content_key`, if its content was extracted or permanently skipped.
+    pub content_key: Option<String>,
+    pub timestamp: Option<String>,
+}
+
+impl Stored {
+    pub fn insert(&mut self, id: String, doc: StoredDoc) {
+        self.docs.insert(id, doc);
+    }
+
+    pub fn content_key(&self, id: &str) -> Option<&str> {
+        self.docs.get(id)?.content_key.as_deref()
+    }
+
+    pub fn timestamp(&self, id: &str) -> Option<&str> {
+        self.docs.get(id)?.timestamp.as_deref()
+    }
+
+    pub fn len(&self) -> usize {
+        self.docs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.docs.is_empty()
+    }
 }
 
 /// What a sink did, for the run report.
@@ -147,12 +177,23 @@ impl Sink {
         }
     }
 
-    /// For these ids, the stored `tributary.content_key` of documents whose content was
-    /// extracted or permanently skipped (missing documents are absent from the map).
-    pub async fn content_keys(&self, ids: &[String]) -> anyhow::Result<HashMap<String, String>> {
+    /// What the index holds for these ids: the content key of documents whose content was
+    /// extracted or permanently skipped, and the `_timestamp` of each. Asks nothing when the
+    /// index held none of this tenant's documents when the run began (see
+    /// [`elasticsearch::EsSink::stored`]).
+    pub async fn stored(&self, ids: &[String]) -> anyhow::Result<Stored> {
         match self {
-            Sink::Elasticsearch(s) => s.content_keys(ids).await,
-            Sink::DryRun(_) => Ok(HashMap::new()),
+            Sink::Elasticsearch(s) => s.stored(ids).await,
+            Sink::DryRun(_) => Ok(Stored::default()),
+        }
+    }
+
+    /// The `_timestamp` of documents this run indexes first (documents [`Sink::stored`] does
+    /// not know): fixed for the run, so a document written twice in a run keeps it.
+    pub fn first_indexed(&self) -> &str {
+        match self {
+            Sink::Elasticsearch(s) => s.first_indexed(),
+            Sink::DryRun(s) => s.first_indexed(),
         }
     }
 

@@ -3,13 +3,12 @@
 //! enumeration markers whose end purges what the enumeration did not see, but only when the
 //! search engine acknowledged every write of it.
 use super::content::{self, ContentOutcome};
-use super::document::{assemble, assemble_identity, content_patch};
+use super::document::{Fields, assemble, assemble_identity, content_patch};
 use super::run::Run;
 use crate::rules::Policy;
-use crate::sink::Write;
+use crate::sink::{Stored, Write};
 use crate::source::{Change, Document, IndexTarget};
-use anyhow::{Context, bail};
-use serde_json::Value;
+use anyhow::{Context, anyhow, bail};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use tracing::Instrument;
@@ -20,85 +19,108 @@ impl Run<'_> {
         seq: u64,
         changes: Vec<Change>,
     ) -> anyhow::Result<()> {
-        // One `_mget` per page tells which documents already carry the same content.
-        let keyed: Vec<String> = changes
+        // Each upsert's fields, checked and split into members once.
+        let mut fields: Vec<Option<Fields<'_>>> = Vec::with_capacity(changes.len());
+        for change in &changes {
+            fields.push(match change {
+                Change::Upsert(d) => Some(Fields::parse(&d.fields).map_err(|e| {
+                    anyhow!(
+                        "the component sent document {:?} whose fields are {e}",
+                        d.id
+                    )
+                })?),
+                _ => None,
+            });
+        }
+        // One `_mget` per page tells which documents already carry the same content, and the
+        // `_timestamp` of those the component gives none (their first-indexed time).
+        let wanted: Vec<String> = changes
             .iter()
-            .filter_map(|c| match c {
-                Change::Upsert(d) => d
-                    .content
-                    .as_ref()
-                    .and_then(|c| c.content_key.as_ref())
-                    .map(|_| d.id.clone()),
+            .zip(&fields)
+            .filter_map(|(c, f)| match (c, f) {
+                (Change::Upsert(d), Some(f))
+                    if self.tenant.info.target_of(&d.scope) == IndexTarget::Documents
+                        && (d.content.as_ref().is_some_and(|c| c.content_key.is_some())
+                            || !f.has_timestamp()) =>
+                {
+                    Some(d.id.clone())
+                }
                 _ => None,
             })
             .collect();
-        let stored_keys = if keyed.is_empty() {
-            Default::default()
-        } else {
+        let stored = if fields.iter().any(Option::is_some) {
             self.sinks
                 .documents
-                .content_keys(&keyed)
+                .stored(&wanted)
                 .await
                 .context("reading stored content keys")?
+        } else {
+            Stored::default()
         };
+        let first_indexed = self.sinks.documents.first_indexed().to_string();
         // Where each id is upserted last in this page: a delete-tree keeps documents that are
         // rewritten after it (a move arrives as delete(old path) + upsert(same id)).
-        let mut last_upsert: HashMap<String, usize> = Default::default();
+        let mut last_upsert: HashMap<&str, usize> = Default::default();
         for (i, change) in changes.iter().enumerate() {
             if let Change::Upsert(d) = change {
-                last_upsert.insert(d.id.clone(), i);
+                last_upsert.insert(&d.id, i);
             }
         }
-        let mut in_flight: HashSet<String> = HashSet::new();
-        for (position, change) in changes.into_iter().enumerate() {
+        let mut in_flight: HashSet<&str> = HashSet::new();
+        for (position, (change, fields)) in changes.iter().zip(&fields).enumerate() {
             self.reap()?;
-            match change {
-                Change::Upsert(doc) => {
-                    if !in_flight.insert(doc.id.clone()) {
+            match (change, fields) {
+                (Change::Upsert(doc), Some(fields)) => {
+                    if !in_flight.insert(&doc.id) {
                         // The same id twice in one page: keep the order of the two writes.
                         self.drain().await?;
                         in_flight.clear();
-                        in_flight.insert(doc.id.clone());
+                        in_flight.insert(&doc.id);
                     }
-                    self.upsert(seq, doc, &stored_keys).await?;
+                    let timestamp = stored.timestamp(&doc.id).unwrap_or(&first_indexed);
+                    self.upsert(seq, doc, fields, &stored, timestamp).await?;
                 }
-                Change::Delete { scope, id } => {
+                (Change::Upsert(_), None) => {}
+                (Change::Delete { scope, id }, _) => {
                     self.drain().await?;
                     in_flight.clear();
                     if let Ok(mut book) = self.retries.lock() {
-                        book.settled(&id);
+                        book.settled(id);
                     }
-                    let sink = self.sinks.of(self.tenant.info.target_of(&scope))?.clone();
+                    let sink = self.sinks.of(self.tenant.info.target_of(scope))?.clone();
                     self.add(seq);
-                    sink.submit(Write::Delete { id }, seq).await?;
+                    sink.submit(Write::Delete { id: id.clone() }, seq).await?;
                     self.report.deleted += 1;
                     self.drain().await?;
                 }
-                Change::DeleteTree {
-                    scope,
-                    field,
-                    value,
-                } => {
+                (
+                    Change::DeleteTree {
+                        scope,
+                        field,
+                        value,
+                    },
+                    _,
+                ) => {
                     self.drain().await?;
                     in_flight.clear();
-                    let sink = self.sinks.of(self.tenant.info.target_of(&scope))?.clone();
+                    let sink = self.sinks.of(self.tenant.info.target_of(scope))?.clone();
                     let keep: Vec<String> = last_upsert
                         .iter()
                         .filter(|(_, last)| **last > position)
-                        .map(|(id, _)| id.clone())
+                        .map(|(id, _)| id.to_string())
                         .collect();
                     let n = sink
-                        .delete_tree(&field, &value, &keep)
+                        .delete_tree(field, value, &keep)
                         .await
                         .with_context(|| format!("deleting {field} = {value:?} and below"))?;
                     self.report.deleted += n;
                 }
-                Change::BeginEnumeration(scope) => {
+                (Change::BeginEnumeration(scope), _) => {
                     tracing::debug!(%scope, marker = %self.run_marker, "enumeration begins");
-                    self.open.insert(scope, self.run_marker.clone());
+                    self.open.insert(scope.clone(), self.run_marker.clone());
                 }
-                Change::EndEnumeration(scope) => {
-                    let Some(marker) = self.open.get(&scope).cloned() else {
+                (Change::EndEnumeration(scope), _) => {
+                    let Some(marker) = self.open.get(scope).cloned() else {
                         tracing::warn!(%scope, "end of an enumeration that never began: nothing purged");
                         continue;
                     };
@@ -114,9 +136,9 @@ impl Run<'_> {
                              the next run enumerates again from the last committed checkpoint"
                         );
                     }
-                    self.open.remove(&scope);
-                    let sink = self.sinks.of(self.tenant.info.target_of(&scope))?.clone();
-                    let n = sink.purge_unseen(&scope, &marker).await.with_context(|| {
+                    self.open.remove(scope);
+                    let sink = self.sinks.of(self.tenant.info.target_of(scope))?.clone();
+                    let n = sink.purge_unseen(scope, &marker).await.with_context(|| {
                         format!("removing documents of scope {scope:?} that the completed enumeration did not see")
                     })?;
                     tracing::info!(%scope, purged = n, "enumeration complete");
@@ -127,20 +149,17 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Write one document (or start fetching its content). `timestamp` is its stored
+    /// `_timestamp`, or this run's first-indexed time if the index does not have it.
     async fn upsert(
         &mut self,
         seq: u64,
-        doc: Document,
-        stored_keys: &HashMap<String, String>,
+        doc: &Document,
+        fields: &Fields<'_>,
+        stored: &Stored,
+        timestamp: &str,
     ) -> anyhow::Result<()> {
         self.report.seen += 1;
-        let fields = match serde_json::from_str::<Value>(&doc.fields) {
-            Ok(Value::Object(map)) => map,
-            _ => bail!(
-                "the component sent document {:?} whose fields are not a JSON object",
-                doc.id
-            ),
-        };
         let marker = self
             .open
             .get(&doc.scope)
@@ -153,11 +172,12 @@ impl Run<'_> {
             self.counters.indexed.fetch_add(1, Ordering::Relaxed);
             let sink = self.sinks.of(target)?.clone();
             self.add(seq);
-            return sink.submit(Write::Index { id: doc.id, source }, seq).await;
+            let id = doc.id.clone();
+            return sink.submit(Write::Index { id, source }, seq).await;
         }
         let rules = &self.tenant.config.rules;
         if !rules.is_empty() {
-            let decision = rules.decide(&fields);
+            let decision = rules.decide(&fields.to_map());
             self.rule_counts.count(decision);
             if decision.policy == Policy::Exclude {
                 self.report.excluded += 1;
@@ -170,55 +190,66 @@ impl Run<'_> {
                     self.add(seq);
                     self.sinks
                         .documents
-                        .submit(Write::Delete { id: doc.id }, seq)
+                        .submit(Write::Delete { id: doc.id.clone() }, seq)
                         .await?;
                 }
                 return Ok(());
             }
         }
-        let Some(mut request) = doc.content else {
-            let source = assemble(fields, &doc.scope, &marker, None, None);
+        let Some(request) = &doc.content else {
+            let source = assemble(fields, &doc.scope, &marker, None, None, Some(timestamp));
             self.counters.indexed.fetch_add(1, Ordering::Relaxed);
             self.add(seq);
+            let id = doc.id.clone();
             return self
                 .sinks
                 .documents
-                .submit(Write::Index { id: doc.id, source }, seq)
+                .submit(Write::Index { id, source }, seq)
                 .await;
         };
-        request.content_key = request
+        let key = request
             .content_key
-            .take()
-            .map(|k| content::effective_key(&request.file_name, &k));
-        let key = request.content_key.clone();
+            .as_ref()
+            .map(|k| content::effective_key(&request.file_name, k));
         if let Some(key) = &key
-            && stored_keys.get(&doc.id) == Some(key)
+            && stored.content_key(&doc.id) == Some(key.as_str())
         {
-            let fields = assemble(fields, &doc.scope, &marker, None, Some(key));
+            let fields = assemble(fields, &doc.scope, &marker, None, Some(key), None);
             self.counters.unchanged.fetch_add(1, Ordering::Relaxed);
             self.add(seq);
+            let id = doc.id.clone();
             return self
                 .sinks
                 .documents
-                .submit(Write::Update { id: doc.id, fields }, seq)
+                .submit(Write::Update { id, fields }, seq)
                 .await;
         }
-        if let Some(outcome) = self.fetcher.precheck(&request) {
+        if let Some(outcome) = self.fetcher.precheck(request) {
             if let ContentOutcome::Skipped(reason) = &outcome {
                 self.counters.skip(reason);
             }
             if let Ok(mut book) = self.retries.lock() {
                 book.settled(&doc.id);
             }
-            let source = assemble(fields, &doc.scope, &marker, Some(&outcome), key.as_deref());
+            let source = assemble(
+                fields,
+                &doc.scope,
+                &marker,
+                Some(&outcome),
+                key.as_deref(),
+                Some(timestamp),
+            );
             self.counters.indexed.fetch_add(1, Ordering::Relaxed);
             self.add(seq);
+            let id = doc.id.clone();
             return self
                 .sinks
                 .documents
-                .submit(Write::Index { id: doc.id, source }, seq)
+                .submit(Write::Index { id, source }, seq)
                 .await;
         }
+        let mut request = request.clone();
+        request.content_key = key.clone();
         // Take a fetch slot here, not in the task: this bounds the work in flight.
         let permit = self.download_slots.clone().acquire_owned().await?;
         let share = self.download_share.acquire(1).await;
@@ -230,8 +261,10 @@ impl Run<'_> {
             self.ledger.clone(),
             self.retries.clone(),
         );
-        let scope = doc.scope;
-        let id = doc.id;
+        let scope = doc.scope.clone();
+        let id = doc.id.clone();
+        let fields = doc.fields.clone();
+        let timestamp = timestamp.to_string();
         let pipeline = self.tenant.config.content.ingest_pipeline.clone();
         self.downloads.spawn(
             async move {
@@ -247,16 +280,34 @@ impl Run<'_> {
                     }
                 }
                 counters.indexed.fetch_add(1, Ordering::Relaxed);
-                let source = assemble(fields, &scope, &marker, Some(&outcome), key.as_deref());
-                let write = match (&outcome, pipeline) {
-                    (ContentOutcome::Attachment(_), Some(pipeline)) => Write::IndexVia {
-                        id,
-                        source,
-                        pipeline,
-                    },
-                    _ => Write::Index { id, source },
-                };
-                if let Err(e) = sink.submit(write, seq).await {
+                let written = async {
+                    // Checked when the page arrived; cannot fail now.
+                    let fields = Fields::parse(&fields).map_err(|e| {
+                        anyhow!("the component sent document {id:?} whose fields are {e}")
+                    })?;
+                    let source = assemble(
+                        &fields,
+                        &scope,
+                        &marker,
+                        Some(&outcome),
+                        key.as_deref(),
+                        Some(&timestamp),
+                    );
+                    let write = match (&outcome, pipeline) {
+                        (ContentOutcome::Attachment(_), Some(pipeline)) => Write::IndexVia {
+                            id: id.clone(),
+                            source,
+                            pipeline,
+                        },
+                        _ => Write::Index {
+                            id: id.clone(),
+                            source,
+                        },
+                    };
+                    sink.submit(write, seq).await
+                }
+                .await;
+                if let Err(e) = written {
                     if let Ok(mut l) = ledger.lock() {
                         l.cancel(seq);
                     }

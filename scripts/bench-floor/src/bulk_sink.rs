@@ -84,6 +84,21 @@ async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, hyper::Error> {
     let path = req.uri().path().to_string();
+    if path == "/_bench/reset" {
+        let c = &state.counters;
+        for counter in [
+            &c.requests,
+            &c.bytes,
+            &c.index,
+            &c.update,
+            &c.delete,
+            &c.index_bytes,
+            &c.proxied,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
+        return Ok(reply(StatusCode::OK, "{}".into()));
+    }
     if path == "/_bench/stats" {
         let c = &state.counters;
         let body = json!({
