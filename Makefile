@@ -25,7 +25,7 @@ components:
 
 ## build: the runner, the emulator and the components (debug profile)
 build: components
-	$(CARGO) build -p tributary -p dropbox-emulator
+	$(CARGO) build -p tributary -p dropbox-emulator -p search-proxy
 
 ## demo: emulator seeded with sample documents + in-memory search server, a real sync and search
 demo: setup build
