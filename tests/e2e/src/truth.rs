@@ -573,3 +573,36 @@ pub fn comparable(docs: &BTreeMap<String, Value>) -> BTreeMap<String, Value> {
         })
         .collect()
 }
+
+/// The ids of everything `tree` (a `/_admin/tree` answer) says exists: entries that are not
+/// deleted, and received files.
+pub fn live_ids(tree: &Value) -> BTreeSet<String> {
+    let entries = tree["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e[".tag"] != "deleted")
+        .filter_map(|e| e["id"].as_str());
+    let received = tree["received_files"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["shared"]["id"].as_str());
+    entries.chain(received).map(String::from).collect()
+}
+
+/// Documents a run must never remove: indexed `before` it and still existing in `tree` (taken
+/// when the run started, nothing changing during it). Returns those missing from `after`,
+/// with their path, for the failure message.
+pub fn lost_live_docs(
+    before: &BTreeMap<String, Value>,
+    tree: &Value,
+    after: &BTreeMap<String, Value>,
+) -> Vec<String> {
+    let live = live_ids(tree);
+    before
+        .iter()
+        .filter(|(id, _)| live.contains(*id) && !after.contains_key(*id))
+        .map(|(id, d)| format!("{id} ({})", d["path_display"].as_str().unwrap_or("?")))
+        .collect()
+}

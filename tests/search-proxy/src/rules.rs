@@ -15,19 +15,23 @@ pub enum DropPoint {
 }
 
 /// One rule. Matching: `kind`, `method` and `path_contains` (all optional, all must match),
-/// then `fraction` (seeded), then `count` (the first N hits only). Action: at most one of
+/// then `skip` (let the first N matching requests through), then `fraction` (seeded), then
+/// `count` (the first N hits only). Action: at most one of
 /// `status`, `drop`, `item_429_fraction`; `latency_ms` adds to any of them or stands alone.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     #[serde(default)]
     pub kind: Option<Kind>,
-    /// HTTP method, case-insensitive.
+    /// HTTP method, case-insensitive; alternatives separated by `|` (`"POST|PUT"`).
     #[serde(default)]
     pub method: Option<String>,
     /// A substring of the path (and query).
     #[serde(default)]
     pub path_contains: Option<String>,
+    /// Let this many matching requests through before the rule applies (to fault the Nth).
+    #[serde(default)]
+    pub skip: u64,
     #[serde(default = "one")]
     pub fraction: f64,
     #[serde(default)]
@@ -97,7 +101,7 @@ impl Rule {
             && self
                 .method
                 .as_deref()
-                .is_none_or(|m| m.eq_ignore_ascii_case(method))
+                .is_none_or(|m| m.split('|').any(|m| m.trim().eq_ignore_ascii_case(method)))
             && self
                 .path_contains
                 .as_deref()
@@ -132,10 +136,17 @@ pub struct Decision {
     pub action: Action,
 }
 
+/// How often a rule matched and how often it fired.
+#[derive(Debug, Default, Clone, Copy)]
+struct Uses {
+    matched: u64,
+    fired: u64,
+}
+
 /// The active rules with their use counts, and the random stream.
 #[derive(Debug, Default)]
 pub struct Faults {
-    rules: Vec<(Rule, u64)>,
+    rules: Vec<(Rule, Uses)>,
     seed: u64,
     state: u64,
 }
@@ -147,7 +158,11 @@ impl Faults {
             r.validate().map_err(|e| format!("rules[{i}]: {e}"))?;
         }
         Ok(Faults {
-            rules: cfg.rules.into_iter().map(|r| (r, 0)).collect(),
+            rules: cfg
+                .rules
+                .into_iter()
+                .map(|r| (r, Uses::default()))
+                .collect(),
             seed: cfg.seed,
             state: mix(cfg.seed ^ 0x5EA2_C4),
         })
@@ -162,16 +177,20 @@ impl Faults {
     pub fn decide(&mut self, kind: Kind, method: &str, path: &str) -> Decision {
         let mut latency_ms = 0;
         for i in 0..self.rules.len() {
-            let (rule, used) = &self.rules[i];
-            if !rule.matches(kind, method, path) || rule.count.is_some_and(|c| *used >= c) {
+            let (rule, uses) = &mut self.rules[i];
+            if !rule.matches(kind, method, path) {
+                continue;
+            }
+            uses.matched += 1;
+            if uses.matched <= rule.skip || rule.count.is_some_and(|c| uses.fired >= c) {
                 continue;
             }
             let fraction = rule.fraction;
             if self.draw() >= fraction {
                 continue;
             }
-            let (rule, used) = &mut self.rules[i];
-            *used += 1;
+            let (rule, uses) = &mut self.rules[i];
+            uses.fired += 1;
             latency_ms += rule.latency_ms.unwrap_or(0);
             let action = if let Some(s) = rule.status {
                 Action::Status(s)
@@ -228,6 +247,18 @@ mod tests {
         assert_eq!(put(&mut f), Action::Status(503));
         assert_eq!(put(&mut f), Action::Status(503));
         assert_eq!(put(&mut f), Action::Forward);
+    }
+
+    #[test]
+    fn skip_lets_the_first_matches_through_and_methods_take_alternatives() {
+        let mut f = faults(json!({"rules": [
+            {"kind": "state", "method": "post|PUT", "drop": "after", "skip": 1, "count": 1}
+        ]}));
+        let write = |f: &mut Faults, m: &str| f.decide(Kind::State, m, "/s/_doc/t").action;
+        assert_eq!(write(&mut f, "GET"), Action::Forward);
+        assert_eq!(write(&mut f, "POST"), Action::Forward);
+        assert_eq!(write(&mut f, "PUT"), Action::Drop(DropPoint::After));
+        assert_eq!(write(&mut f, "POST"), Action::Forward);
     }
 
     #[test]
