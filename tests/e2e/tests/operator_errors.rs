@@ -51,7 +51,10 @@ fn an_unsupported_search_url_scheme_is_a_config_error_naming_the_field() -> Resu
 /// The README's step 2: `refresh_token = { file = "dropbox.refresh_token" }`.
 fn readme_token_line(w: &mut World) -> Result<PathBuf> {
     let mut t = toml::Table::new();
-    t.insert("file".into(), toml::Value::String("dropbox.refresh_token".into()));
+    t.insert(
+        "file".into(),
+        toml::Value::String("dropbox.refresh_token".into()),
+    );
     w.tenant.set("source", "refresh_token", t)?;
     Ok(w.tenant.dir.path().join("dropbox.refresh_token"))
 }
@@ -78,13 +81,15 @@ fn code_from(url: &str) -> Result<String> {
 fn interactive_auth(w: &World) -> Result<Run> {
     let cfg = w.tenant.config_path.to_string_lossy().to_string();
     let mut auth = spawn_tributary_with(&["auth", "--config", &cfg], &[], true)?;
-    let url = wait_for(Duration::from_secs(60), Duration::from_millis(50), || {
-        match authorize_url(&format!("{}\n{}", auth.stdout(), auth.stderr()), &w.emu) {
+    let url = wait_for(
+        Duration::from_secs(60),
+        Duration::from_millis(50),
+        || match authorize_url(&format!("{}\n{}", auth.stdout(), auth.stderr()), &w.emu) {
             Some(url) => Some(Some(url)),
             None if !auth.running() => Some(None),
             None => None,
-        }
-    })
+        },
+    )
     .flatten();
     let Some(url) = url else {
         let run = auth.wait(Duration::from_secs(5))?;

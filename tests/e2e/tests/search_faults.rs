@@ -57,7 +57,9 @@ fn proxy_in_front_of_osmem_withholds_rejected_items_and_applies_writes_whose_ans
     proxy.set_faults(1, json!([{"kind": "bulk", "item_429_fraction": 0.5}]))?;
     let mut body = String::new();
     for i in 0..40 {
-        body.push_str(&format!("{{\"index\":{{\"_id\":\"d{i}\"}}}}\n{{\"n\":{i}}}\n"));
+        body.push_str(&format!(
+            "{{\"index\":{{\"_id\":\"d{i}\"}}}}\n{{\"n\":{i}}}\n"
+        ));
     }
     let answer: Value = http()
         .post(format!("{}/{index}/_bulk?refresh=true", proxy.url))
@@ -67,9 +69,17 @@ fn proxy_in_front_of_osmem_withholds_rejected_items_and_applies_writes_whose_ans
         .json()?;
     let mut accepted = BTreeSet::new();
     let mut rejected = BTreeSet::new();
-    for (i, item) in answer["items"].as_array().context("items")?.iter().enumerate() {
+    for (i, item) in answer["items"]
+        .as_array()
+        .context("items")?
+        .iter()
+        .enumerate()
+    {
         let inner = &item["index"];
-        ensure!(inner["_id"] == format!("d{i}"), "item {i} out of place: {item}");
+        ensure!(
+            inner["_id"] == format!("d{i}"),
+            "item {i} out of place: {item}"
+        );
         match inner["status"].as_u64() {
             Some(429) => rejected.insert(format!("d{i}")),
             Some(200 | 201) => accepted.insert(format!("d{i}")),
@@ -129,7 +139,10 @@ fn full_sync_with_item_429s_from_the_first_page_purges_nothing_and_the_next_sync
     let run = w.tenant.sync(&["--full"])?;
     let stats = w.proxy()?.stats()?;
     w.proxy()?.clear_faults()?;
-    println!("busy --full run: exit {:?}, report {:?}", run.code, run.report);
+    println!(
+        "busy --full run: exit {:?}, report {:?}",
+        run.code, run.report
+    );
     ensure!(
         stats["items_rejected"].as_u64().unwrap_or(0) > 0,
         "the proxy rejected nothing: {stats}"
@@ -196,14 +209,20 @@ fn full_sync_whose_item_429s_start_after_a_committed_page_purges_nothing_and_the
     let stats = w.proxy()?.stats()?;
     w.proxy()?.clear_faults()?;
     w.emu.clear_faults()?;
-    println!("busy --full run: exit {:?}, report {:?}", run.code, run.report);
+    println!(
+        "busy --full run: exit {:?}, report {:?}",
+        run.code, run.report
+    );
     ensure!(
         stats["items_rejected"].as_u64().unwrap_or(0) > 0,
         "the run wrote everything before the cluster turned busy; the scenario did not happen: {stats}"
     );
     expect_failed_without_purge(&run)?;
     ensure!(
-        run.report.as_ref().map(|r| r["checkpoint_committed"].clone()) == Some(json!(true)),
+        run.report
+            .as_ref()
+            .map(|r| r["checkpoint_committed"].clone())
+            == Some(json!(true)),
         "a page checkpoint was committed (the state document changed) but the report says otherwise\n{}",
         run.describe()
     );
@@ -364,8 +383,10 @@ fn a_state_write_whose_answer_is_lost_does_not_lose_the_lease() -> Result<()> {
     // An incremental run writes the state document at least three times: taking the lease,
     // committing its page, releasing the lease. Lose the answer to each in turn.
     for skip in 0..3u64 {
-        w.emu
-            .upload(&format!("/answer lost {skip}.txt"), b"state write answer lost")?;
+        w.emu.upload(
+            &format!("/answer lost {skip}.txt"),
+            b"state write answer lost",
+        )?;
         proxy.reset_stats()?;
         proxy.set_faults(
             skip,

@@ -19,8 +19,8 @@ fn corrupt(w: &World, field: &str, value: Value) -> Result<()> {
 }
 
 #[test]
-fn a_state_document_of_the_wrong_shape_names_both_ways_out_and_sync_full_starts_over()
--> Result<()> {
+fn a_state_document_of_the_wrong_shape_names_both_ways_out_and_sync_full_starts_over() -> Result<()>
+{
     let w = World::new(&fixtures::small_manifest(), &[])?;
     w.tenant.sync_ok()?;
     let shapes = [
@@ -30,12 +30,18 @@ fn a_state_document_of_the_wrong_shape_names_both_ways_out_and_sync_full_starts_
     ];
     for (i, (field, value)) in shapes.into_iter().enumerate() {
         let what = format!("{field} = {value}");
-        w.emu
-            .upload(&format!("/while corrupt {i}.txt"), b"written while the state was corrupt")?;
+        w.emu.upload(
+            &format!("/while corrupt {i}.txt"),
+            b"written while the state was corrupt",
+        )?;
         corrupt(&w, field, value)?;
         let run = w.tenant.sync(&[])?;
         println!("{what}: exit {:?}\n{}", run.code, run.stderr.trim());
-        ensure!(run.code != Some(0), "{what}: sync succeeded\n{}", run.describe());
+        ensure!(
+            run.code != Some(0),
+            "{what}: sync succeeded\n{}",
+            run.describe()
+        );
         ensure!(
             run.stderr.contains("tributary sync --full") && run.stderr.contains("tributary reset"),
             "{what}: the message must name `tributary sync --full` and `tributary reset`\n{}",
@@ -60,7 +66,8 @@ fn tributary_reset_makes_the_next_sync_full() -> Result<()> {
     // From a corrupt state, and from a healthy one.
     corrupt(&w, "checkpoint", json!({"not": "a checkpoint"}))?;
     for state in ["corrupt", "healthy"] {
-        w.emu.upload(&format!("/before reset of {state} state.txt"), b"x")?;
+        w.emu
+            .upload(&format!("/before reset of {state} state.txt"), b"x")?;
         let reset = w.tenant.command("reset", &[])?;
         reset
             .expect_code(0)
@@ -81,12 +88,20 @@ fn tributary_reset_makes_the_next_sync_full() -> Result<()> {
 fn an_unreadable_checkpoint_says_to_use_full_exactly_once() -> Result<()> {
     let w = World::new(&fixtures::small_manifest(), &[])?;
     w.tenant.sync_ok()?;
-    corrupt(&w, "checkpoint", json!("garbage-cursor-%%%-not-a-checkpoint"))?;
+    corrupt(
+        &w,
+        "checkpoint",
+        json!("garbage-cursor-%%%-not-a-checkpoint"),
+    )?;
     let run = w.tenant.sync(&[])?;
     println!("exit {:?}\n{}", run.code, run.stderr.trim());
     ensure!(run.code != Some(0), "{}", run.describe());
     // The summary line and the error line may both carry the message; each says it once.
-    let lines: Vec<&str> = run.stderr.lines().filter(|l| l.contains("--full")).collect();
+    let lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("--full"))
+        .collect();
     ensure!(
         !lines.is_empty(),
         "the message does not say to use --full\n{}",
@@ -105,8 +120,8 @@ fn an_unreadable_checkpoint_says_to_use_full_exactly_once() -> Result<()> {
 }
 
 #[test]
-fn report_says_checkpoint_committed_when_a_page_was_committed_before_the_run_failed()
--> Result<()> {
+fn report_says_checkpoint_committed_when_a_page_was_committed_before_the_run_failed() -> Result<()>
+{
     let mut w = World::new(
         &json!({}),
         &[

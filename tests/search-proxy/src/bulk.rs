@@ -175,7 +175,10 @@ mod tests {
             .iter()
             .map(|i| {
                 let (k, v) = i.as_object().unwrap().iter().next().unwrap();
-                (format!("{k}:{}", v["_id"].as_str().unwrap()), v["status"].as_u64().unwrap())
+                (
+                    format!("{k}:{}", v["_id"].as_str().unwrap()),
+                    v["status"].as_u64().unwrap(),
+                )
             })
             .collect();
         assert_eq!(

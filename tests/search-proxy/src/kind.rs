@@ -67,8 +67,7 @@ pub fn classify(path: &str, state_prefix: &str) -> Kind {
         Kind::Search
     } else if first.starts_with('_') {
         Kind::Other
-    } else if segments.len() == 1 || matches!(segments[1], "_mapping" | "_mappings" | "_settings")
-    {
+    } else if segments.len() == 1 || matches!(segments[1], "_mapping" | "_mappings" | "_settings") {
         Kind::Mapping
     } else {
         Kind::Other

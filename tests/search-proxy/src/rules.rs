@@ -164,7 +164,7 @@ impl Faults {
                 .map(|r| (r, Uses::default()))
                 .collect(),
             seed: cfg.seed,
-            state: mix(cfg.seed ^ 0x5EA2_C4),
+            state: mix(cfg.seed ^ 0x005E_A2C4),
         })
     }
 
@@ -242,8 +242,14 @@ mod tests {
             {"kind": "state", "method": "PUT", "status": 503, "count": 2}
         ]}));
         let put = |f: &mut Faults| f.decide(Kind::State, "PUT", "/s/_doc/t").action;
-        assert_eq!(f.decide(Kind::State, "GET", "/s/_doc/t").action, Action::Forward);
-        assert_eq!(f.decide(Kind::Bulk, "PUT", "/d/_bulk").action, Action::Forward);
+        assert_eq!(
+            f.decide(Kind::State, "GET", "/s/_doc/t").action,
+            Action::Forward
+        );
+        assert_eq!(
+            f.decide(Kind::Bulk, "PUT", "/d/_bulk").action,
+            Action::Forward
+        );
         assert_eq!(put(&mut f), Action::Status(503));
         assert_eq!(put(&mut f), Action::Status(503));
         assert_eq!(put(&mut f), Action::Forward);
@@ -315,6 +321,8 @@ mod tests {
             let cfg: FaultConfig = serde_json::from_value(bad.clone()).unwrap();
             assert!(Faults::new(cfg).is_err(), "accepted {bad}");
         }
-        assert!(serde_json::from_value::<FaultConfig>(json!({"rules": [{"stauts": 503}]})).is_err());
+        assert!(
+            serde_json::from_value::<FaultConfig>(json!({"rules": [{"stauts": 503}]})).is_err()
+        );
     }
 }

@@ -199,7 +199,12 @@ async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Reply {
         let method = req.method().clone();
         let body = match req.into_body().collect().await {
             Ok(b) => b.to_bytes(),
-            Err(e) => return Ok(respond(400, &json!({"error": format!("reading the body: {e}")}))),
+            Err(e) => {
+                return Ok(respond(
+                    400,
+                    &json!({"error": format!("reading the body: {e}")}),
+                ));
+            }
         };
         return Ok(admin(&proxy, &method, rest, &body));
     }
@@ -208,7 +213,10 @@ async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Reply {
     match down {
         Some(DownMode::Unavailable) => {
             lock(&proxy.stats).record(kind, Outcome::Status(503), false);
-            return Ok(es_error(503, "search-fault-proxy is down (POST /_proxy/up)"));
+            return Ok(es_error(
+                503,
+                "search-fault-proxy is down (POST /_proxy/up)",
+            ));
         }
         Some(DownMode::Refuse) => {
             lock(&proxy.stats).record(kind, Outcome::DroppedBefore, false);
@@ -248,15 +256,27 @@ async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Reply {
     };
     let result = match decision.action {
         Action::RejectItems { fraction, sticky } => {
-            forward_bulk(&proxy, &parts.headers, &method, &path_and_query, &path, body, fraction, sticky)
-                .await
+            forward_bulk(
+                &proxy,
+                &parts.headers,
+                &method,
+                &path_and_query,
+                &path,
+                body,
+                fraction,
+                sticky,
+            )
+            .await
         }
         _ => forward(&proxy, &method, &path_and_query, &parts.headers, body).await,
     };
     let (response, forwarded) = match result {
         Ok(r) => (r, true),
         Err(e) => (
-            es_error(502, &format!("search-fault-proxy: the upstream failed: {e:#}")),
+            es_error(
+                502,
+                &format!("search-fault-proxy: the upstream failed: {e:#}"),
+            ),
             false,
         ),
     };
@@ -391,7 +411,8 @@ async fn forward_bulk(
             .to_bytes();
         Some(serde_json::from_slice::<Value>(&bytes).context("the upstream _bulk answer")?)
     };
-    let merged = bulk::merge(&items, &rejected, upstream.as_ref(), index).map_err(anyhow::Error::msg)?;
+    let merged =
+        bulk::merge(&items, &rejected, upstream.as_ref(), index).map_err(anyhow::Error::msg)?;
     Ok(respond(200, &merged))
 }
 
@@ -426,7 +447,9 @@ fn admin(proxy: &Proxy, method: &Method, rest: &str, body: &[u8]) -> Response<Fu
             } else {
                 serde_json::from_slice::<DownBody>(body)
                     .map(|b| b.mode.unwrap_or(DownMode::Unavailable))
-                    .map_err(|e| format!("POST /_proxy/down: {e} (want {{\"mode\": \"503\"|\"refuse\"}})"))
+                    .map_err(|e| {
+                        format!("POST /_proxy/down: {e} (want {{\"mode\": \"503\"|\"refuse\"}})")
+                    })
             };
             match mode {
                 Ok(m) => {
@@ -453,8 +476,14 @@ mod tests {
 
     #[test]
     fn upstream_urls() {
-        assert_eq!(authority_of("http://127.0.0.1:9200").unwrap(), "127.0.0.1:9200");
-        assert_eq!(authority_of("http://127.0.0.1:9200/").unwrap(), "127.0.0.1:9200");
+        assert_eq!(
+            authority_of("http://127.0.0.1:9200").unwrap(),
+            "127.0.0.1:9200"
+        );
+        assert_eq!(
+            authority_of("http://127.0.0.1:9200/").unwrap(),
+            "127.0.0.1:9200"
+        );
         assert_eq!(authority_of("http://localhost").unwrap(), "localhost:80");
         assert!(authority_of("https://x:1").is_err());
         assert!(authority_of("http://x:1/prefix").is_err());

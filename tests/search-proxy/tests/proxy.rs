@@ -1,6 +1,8 @@
 //! The proxy against a recording upstream: what reaches the search server and what the client
 //! sees, for each kind of fault.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::server::conn::http1;
@@ -35,9 +37,7 @@ async fn upstream() -> (String, Log) {
                         let pq = req.uri().path_and_query().unwrap().to_string();
                         let body = req.into_body().collect().await.unwrap().to_bytes();
                         let text = String::from_utf8(body.to_vec()).unwrap();
-                        log.lock()
-                            .unwrap()
-                            .push((method, pq.clone(), text.clone()));
+                        log.lock().unwrap().push((method, pq.clone(), text.clone()));
                         let answer = if pq.contains("_bulk") {
                             let items = search_proxy::bulk::split(text.as_bytes()).unwrap();
                             let items: Vec<Value> = items
@@ -89,7 +89,11 @@ async fn admin(p: &Server, method: reqwest::Method, path: &str, body: Option<Val
         req = req.json(&b);
     }
     let resp = req.send().await.unwrap();
-    assert!(resp.status().is_success(), "admin {path}: {}", resp.status());
+    assert!(
+        resp.status().is_success(),
+        "admin {path}: {}",
+        resp.status()
+    );
     resp.json().await.unwrap()
 }
 
@@ -99,7 +103,9 @@ fn bulk_body(n: usize) -> String {
         if i % 5 == 4 {
             s.push_str(&format!("{{\"delete\":{{\"_id\":\"d{i}\"}}}}\n"));
         } else {
-            s.push_str(&format!("{{\"index\":{{\"_id\":\"d{i}\"}}}}\n{{\"n\":{i}}}\n"));
+            s.push_str(&format!(
+                "{{\"index\":{{\"_id\":\"d{i}\"}}}}\n{{\"n\":{i}}}\n"
+            ));
         }
     }
     s
@@ -162,7 +168,10 @@ async fn rejected_bulk_items_are_not_forwarded_and_answers_keep_their_positions(
     let log = log.lock().unwrap().clone();
     assert_eq!(log.len(), 1);
     let (method, pq, body) = &log[0];
-    assert_eq!((method.as_str(), pq.as_str()), ("POST", "/docs/_bulk?refresh=false"));
+    assert_eq!(
+        (method.as_str(), pq.as_str()),
+        ("POST", "/docs/_bulk?refresh=false")
+    );
     let forwarded: Vec<String> = search_proxy::bulk::split(body.as_bytes())
         .unwrap()
         .into_iter()
@@ -232,8 +241,15 @@ async fn drop_after_forward_reaches_the_upstream_and_drop_before_does_not() {
         ]})),
     )
     .await;
-    let url = format!("{}/tributary-state-x/_doc/t?if_seq_no=1&if_primary_term=1", p.url());
-    let err = client().put(&url).body("{\"checkpoint\":\"c1\"}").send().await;
+    let url = format!(
+        "{}/tributary-state-x/_doc/t?if_seq_no=1&if_primary_term=1",
+        p.url()
+    );
+    let err = client()
+        .put(&url)
+        .body("{\"checkpoint\":\"c1\"}")
+        .send()
+        .await;
     assert!(err.is_err(), "the client got an answer: {err:?}");
     let mget = client()
         .post(format!("{}/docs/_mget", p.url()))
@@ -259,7 +275,10 @@ async fn drop_after_forward_reaches_the_upstream_and_drop_before_does_not() {
     let stats = admin(&p, reqwest::Method::GET, "stats", None).await;
     assert_eq!(stats["connections_dropped"], 2, "{stats}");
     assert_eq!(stats["dropped_after_forward"], 1, "{stats}");
-    assert_eq!(stats["kinds"]["state"]["statuses"]["dropped_after_forward"], 1);
+    assert_eq!(
+        stats["kinds"]["state"]["statuses"]["dropped_after_forward"],
+        1
+    );
     assert_eq!(stats["kinds"]["mget"]["statuses"]["dropped"], 1);
 }
 
