@@ -282,6 +282,17 @@ impl Emulator {
             .map(drop)
     }
 
+    /// `GET /_admin/stats/timeline?route=PREFIX`: every request of those routes since the last
+    /// stats reset (`arrived_ms`, `answered_ms`, `status`, `retry_after`).
+    pub fn timeline(&self, route_prefix: &str) -> Result<Vec<Value>> {
+        let resp = http()
+            .get(format!("{}/_admin/stats/timeline", self.url))
+            .query(&[("route", route_prefix)])
+            .send()?;
+        let v = json_of(resp, "GET /_admin/stats/timeline")?;
+        Ok(v["events"].as_array().cloned().unwrap_or_default())
+    }
+
     /// `POST /_admin/faults` with `{"seed":seed,"rules":rules}`.
     pub fn set_faults(&self, seed: u64, rules: Value) -> Result<()> {
         self.admin(

@@ -139,3 +139,95 @@ fn identical_content_is_downloaded_once_and_counted_once() -> Result<()> {
     w.assert_matches()?;
     Ok(())
 }
+
+/// A request that reached the emulator this soon after a 429 was answered was already on its
+/// way when the runner learnt of the hold.
+const IN_FLIGHT_MS: f64 = 200.0;
+/// Slack at the end of a hold: the runner measures it from when it received the 429.
+const HOLD_END_SLACK_MS: f64 = 50.0;
+
+#[test]
+fn after_a_429_storm_downloads_wait_for_the_longest_hold_then_resume_with_one_probe() -> Result<()>
+{
+    let w = World::new(
+        &json!({}),
+        &[
+            "--generate",
+            "files=150,depth=1,fanout=4,seed=21,max_size=200,paper=0.0,text=1.0",
+        ],
+    )?;
+    // The first 60 downloads are told to wait 1 s, the next one 3 s (a longer hold arriving
+    // while the others sleep); then the storm is over.
+    w.emu.set_faults(
+        9,
+        json!([
+            {"kind": "rate_limit", "route_prefix": "files/download", "fraction": 1.0, "count": 60, "retry_after_secs": 1},
+            {"kind": "rate_limit", "route_prefix": "files/download", "fraction": 1.0, "count": 1, "retry_after_secs": 3}
+        ]),
+    )?;
+    w.emu.reset_stats()?;
+    let run = w.tenant.sync(&[])?;
+    let events = w.emu.timeline("files/download")?;
+    run.expect_ok()?;
+    let f = |e: &Value, k: &str| e[k].as_f64().unwrap_or(0.0);
+    let holds: Vec<(f64, f64)> = events
+        .iter()
+        .filter(|e| e["status"] == 429)
+        .map(|e| {
+            let start = f(e, "answered_ms");
+            (start, start + f(e, "retry_after") * 1000.0)
+        })
+        .collect();
+    ensure!(
+        holds.len() == 61,
+        "expected 61 answers 429, saw {}",
+        holds.len()
+    );
+    let inside: Vec<f64> = events
+        .iter()
+        .map(|e| f(e, "arrived_ms"))
+        .filter(|t| {
+            holds
+                .iter()
+                .any(|(start, end)| *t > start + IN_FLIGHT_MS && *t < end - HOLD_END_SLACK_MS)
+        })
+        .collect();
+    let end = holds.iter().map(|(_, e)| *e).fold(0.0, f64::max);
+    // Released when the longest hold ended, before any request sent after it came back.
+    let first_back = events
+        .iter()
+        .filter(|e| f(e, "arrived_ms") >= end - HOLD_END_SLACK_MS)
+        .map(|e| f(e, "answered_ms"))
+        .fold(f64::INFINITY, f64::min);
+    let herd = events
+        .iter()
+        .map(|e| f(e, "arrived_ms"))
+        .filter(|t| *t >= end - HOLD_END_SLACK_MS && *t < first_back)
+        .count();
+    println!(
+        "{} downloads, {} answered 429, last hold ends at {end:.0} ms; {} sent inside a hold; {herd} sent at its end before the first came back",
+        events.len(),
+        holds.len(),
+        inside.len()
+    );
+    ensure!(
+        inside.is_empty(),
+        "{} downloads were sent while a Retry-After hold was active (at ms {:?})",
+        inside.len(),
+        &inside[..inside.len().min(20)]
+    );
+    let waited = events
+        .iter()
+        .filter(|e| f(e, "arrived_ms") >= end - HOLD_END_SLACK_MS)
+        .count();
+    ensure!(
+        waited >= 20,
+        "only {waited} downloads were sent after the longest hold: nothing waited for it"
+    );
+    ensure!(
+        herd <= 2,
+        "{herd} downloads were released at once when the hold ended; one should probe first"
+    );
+    w.assert_matches()?;
+    Ok(())
+}
