@@ -254,21 +254,16 @@ async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Reply {
         Ok(b) => b.to_bytes(),
         Err(_) => return Err(Dropped),
     };
+    let out = Outgoing {
+        method: &method,
+        path_and_query: &path_and_query,
+        headers: &parts.headers,
+    };
     let result = match decision.action {
         Action::RejectItems { fraction, sticky } => {
-            forward_bulk(
-                &proxy,
-                &parts.headers,
-                &method,
-                &path_and_query,
-                &path,
-                body,
-                fraction,
-                sticky,
-            )
-            .await
+            forward_bulk(&proxy, &out, body, fraction, sticky).await
         }
-        _ => forward(&proxy, &method, &path_and_query, &parts.headers, body).await,
+        _ => forward(&proxy, &out, body).await,
     };
     let (response, forwarded) = match result {
         Ok(r) => (r, true),
@@ -288,14 +283,24 @@ async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Reply {
     Ok(response)
 }
 
+/// What is forwarded of a request, besides its body.
+struct Outgoing<'a> {
+    method: &'a Method,
+    path_and_query: &'a str,
+    headers: &'a HeaderMap,
+}
+
 /// Forward with the given body; the answer is read completely.
 async fn forward(
     proxy: &Proxy,
-    method: &Method,
-    path_and_query: &str,
-    headers: &HeaderMap,
+    out: &Outgoing<'_>,
     body: Bytes,
 ) -> anyhow::Result<Response<Full<Bytes>>> {
+    let Outgoing {
+        method,
+        path_and_query,
+        headers,
+    } = *out;
     let stream = TcpStream::connect(&proxy.upstream_authority)
         .await
         .with_context(|| format!("connecting to {}", proxy.upstream_authority))?;
@@ -360,13 +365,9 @@ fn path_index(path: &str) -> &str {
 }
 
 /// Forward a `_bulk` without the items picked for rejection, then answer for all of them.
-#[allow(clippy::too_many_arguments)]
 async fn forward_bulk(
     proxy: &Proxy,
-    headers: &HeaderMap,
-    method: &Method,
-    path_and_query: &str,
-    path: &str,
+    out: &Outgoing<'_>,
     body: Bytes,
     fraction: f64,
     sticky: bool,
@@ -374,8 +375,12 @@ async fn forward_bulk(
     let items = match bulk::split(&body) {
         Ok(items) => items,
         // Not a body we understand: let the server say what is wrong with it.
-        Err(_) => return forward(proxy, method, path_and_query, headers, body).await,
+        Err(_) => return forward(proxy, out, body).await,
     };
+    let path = out
+        .path_and_query
+        .split_once('?')
+        .map_or(out.path_and_query, |(p, _)| p);
     let index = path_index(path);
     let keys: Vec<String> = items
         .iter()
@@ -386,20 +391,13 @@ async fn forward_bulk(
     let n_rejected = rejected.iter().filter(|r| **r).count() as u64;
     lock(&proxy.stats).items(items.len() as u64 - n_rejected, n_rejected);
     if n_rejected == 0 {
-        return forward(proxy, method, path_and_query, headers, body).await;
+        return forward(proxy, out, body).await;
     }
     let upstream = if n_rejected as usize == items.len() {
         None
     } else {
         let keep: Vec<bool> = rejected.iter().map(|r| !r).collect();
-        let resp = forward(
-            proxy,
-            method,
-            path_and_query,
-            headers,
-            Bytes::from(bulk::join(&items, &keep)),
-        )
-        .await?;
+        let resp = forward(proxy, out, Bytes::from(bulk::join(&items, &keep))).await?;
         if !resp.status().is_success() {
             return Ok(resp);
         }
