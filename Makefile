@@ -19,9 +19,11 @@ setup:
 
 ## components: build the source components (plain cargo, no cargo-component)
 components:
-	$(CARGO) build --target wasm32-wasip2 -p dropbox-source --release
+	$(CARGO) build --target wasm32-wasip2 -p dropbox-source -p local-folder-source -p template-source --release
 	mkdir -p $(COMPONENT_DIR)
 	cp $(TARGET_DIR)/wasm32-wasip2/release/dropbox_source.wasm $(COMPONENT_DIR)/dropbox.wasm
+	cp $(TARGET_DIR)/wasm32-wasip2/release/local_folder_source.wasm $(COMPONENT_DIR)/local-folder.wasm
+	cp $(TARGET_DIR)/wasm32-wasip2/release/template_source.wasm $(COMPONENT_DIR)/template.wasm
 
 ## build: the runner, the emulator and the components (debug profile)
 build: components
@@ -51,7 +53,7 @@ bench: setup components
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	$(CARGO) clippy --target wasm32-wasip2 -p dropbox-source -- -D warnings
+	$(CARGO) clippy --target wasm32-wasip2 -p dropbox-source -p local-folder-source -p template-source -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all

@@ -1,4 +1,4 @@
-//! Command line: `sync`, `check`, `watch`, `auth`, `fields`.
+//! Command line: `sync`, `check`, `watch`, `auth`, `fields`, `reset`.
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -6,7 +6,7 @@ use std::path::PathBuf;
 #[command(
     name = "tributary",
     version,
-    about = "Index a source (Dropbox first) into Elasticsearch through a sandboxed WebAssembly connector",
+    about = "Index a source into Elasticsearch through a sandboxed WebAssembly connector",
     after_help = "Exit codes: 0 ok, 1 the run failed or completed with errors, 2 bad configuration, 3 credentials rejected, 4 another runner holds the tenant."
 )]
 pub struct Cli {
@@ -32,6 +32,9 @@ pub enum Command {
     Auth(AuthArgs),
     /// List the configuration fields a connector understands.
     Fields(FieldsArgs),
+    /// Forget the tenant's checkpoint (also replaces one that cannot be read): the next sync
+    /// enumerates everything again.
+    Reset(ConfigArg),
 }
 
 #[derive(Debug, Args)]
@@ -75,7 +78,8 @@ pub struct WatchArgs {
 pub struct AuthArgs {
     #[command(flatten)]
     pub config: ConfigArg,
-    /// The authorization code, if you already have it (otherwise it is read from stdin).
+    /// The authorization code from the URL an earlier `tributary auth` printed (that run keeps
+    /// its PKCE verifier for this). Without it, a new URL is printed and the code read from stdin.
     #[arg(long)]
     pub code: Option<String>,
 }
@@ -83,6 +87,5 @@ pub struct AuthArgs {
 #[derive(Debug, Args)]
 pub struct FieldsArgs {
     /// A bundled connector name or a path to a component (.wasm).
-    #[arg(default_value = "dropbox")]
     pub connector: String,
 }

@@ -39,6 +39,8 @@ pub struct ElasticsearchSection {
     pub password: Option<Secret>,
     pub ca_cert: Option<PathBuf>,
     pub insecure: bool,
+    /// How long a failing search call is retried before the run gives up.
+    pub retry_budget_secs: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -48,6 +50,27 @@ pub struct ContentSection {
     /// Set false to index metadata only.
     pub extract: bool,
 }
+
+/// Runner settings every source has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncSection {
+    /// Retries of a request after a 5xx or a network error (with backoff).
+    pub retry_count: u32,
+    /// Content downloads in flight at once.
+    pub concurrent_downloads: usize,
+}
+
+impl Default for SyncSection {
+    fn default() -> Self {
+        SyncSection {
+            retry_count: 3,
+            concurrent_downloads: 100,
+        }
+    }
+}
+
+/// `[sync]` settings that the spec's users write in `[source]`; accepted there too.
+const SYNC_ALIASES_IN_SOURCE: &[&str] = &["retry_count", "concurrent_downloads"];
 
 #[derive(Debug, Clone)]
 pub struct SandboxSection {
@@ -65,6 +88,7 @@ pub struct TenantConfig {
     pub source: BTreeMap<String, ValueSource>,
     pub elasticsearch: Option<ElasticsearchSection>,
     pub content: ContentSection,
+    pub sync: SyncSection,
     pub sandbox: SandboxSection,
 }
 
@@ -93,6 +117,30 @@ impl TenantConfig {
             call_timeout_secs: 600,
             cpu_secs: None,
         };
+        let mut sync = SyncSection::default();
+        let mut sync_given: Vec<String> = vec![];
+        let set_sync = |sync: &mut SyncSection,
+                        given: &mut Vec<String>,
+                        key: &str,
+                        field: &str,
+                        value: &toml::Value|
+         -> anyhow::Result<()> {
+            if given.iter().any(|g| g == field) {
+                bail!("{name}: {key}: {field} is set twice (in [sync] and in [source]); keep one");
+            }
+            given.push(field.to_string());
+            let n = unsigned(&name, key, value)?;
+            match field {
+                "retry_count" => sync.retry_count = n.min(20) as u32,
+                _ => {
+                    if n == 0 {
+                        bail!("{name}: {key}: at least 1 download must be allowed");
+                    }
+                    sync.concurrent_downloads = n.min(1000) as usize
+                }
+            }
+            Ok(())
+        };
         for (key, value) in root {
             match key.as_str() {
                 "tenant" => tenant = Some(string(&name, "tenant", &value)?),
@@ -101,7 +149,24 @@ impl TenantConfig {
                     let table = table(&name, "source", value)?;
                     for (field, value) in table {
                         let where_ = format!("source.{field}");
+                        if SYNC_ALIASES_IN_SOURCE.contains(&field.as_str()) {
+                            set_sync(&mut sync, &mut sync_given, &where_, &field, &value)?;
+                            continue;
+                        }
                         source.insert(field, value_source(&name, &where_, value, &base)?);
+                    }
+                }
+                "sync" => {
+                    for (field, value) in table(&name, "sync", value)? {
+                        let where_ = format!("sync.{field}");
+                        match field.as_str() {
+                            "retry_count" | "concurrent_downloads" => {
+                                set_sync(&mut sync, &mut sync_given, &where_, &field, &value)?
+                            }
+                            other => bail!(
+                                "{name}: sync.{other}: unknown field (known: retry_count, concurrent_downloads)"
+                            ),
+                        }
                     }
                 }
                 "elasticsearch" => {
@@ -147,7 +212,7 @@ impl TenantConfig {
                     }
                 }
                 other => bail!(
-                    "{name}: `{other}`: unknown key (known: tenant, connector, [source], [elasticsearch], [content], [sandbox])"
+                    "{name}: `{other}`: unknown key (known: tenant, connector, [source], [sync], [elasticsearch], [content], [sandbox])"
                 ),
             }
         }
@@ -170,13 +235,20 @@ impl TenantConfig {
         if sandbox.memory_mb < 16 {
             bail!("{name}: sandbox.memory_mb: at least 16 (MiB) is needed to run a component");
         }
+        let Some(connector) = connector else {
+            bail!(
+                "{name}: connector: required; write the name of a bundled component ({}) or a path to a .wasm file",
+                bundled_component_names().join(", ")
+            );
+        };
         Ok(TenantConfig {
             file: file.to_path_buf(),
             tenant,
-            connector: connector.unwrap_or_else(|| "dropbox".to_string()),
+            connector,
             source,
             elasticsearch,
             content,
+            sync,
             sandbox,
         })
     }
@@ -234,6 +306,26 @@ pub fn bundled_component_dirs() -> Vec<PathBuf> {
         }
     }
     dirs
+}
+
+/// The names of the bundled components (`<name>.wasm` in the component directories).
+pub fn bundled_component_names() -> Vec<String> {
+    let mut names: Vec<String> = bundled_component_dirs()
+        .iter()
+        .filter_map(|dir| std::fs::read_dir(dir).ok())
+        .flatten()
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            (path.extension()? == "wasm")
+                .then(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))?
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    if names.is_empty() {
+        names.push("none found; build them with `make components`".into());
+    }
+    names
 }
 
 fn table(file: &str, key: &str, value: toml::Value) -> anyhow::Result<toml::Table> {
@@ -323,6 +415,7 @@ fn elasticsearch_section(
         password: None,
         ca_cert: None,
         insecure: false,
+        retry_budget_secs: crate::retry::SEARCH_BUDGET.as_secs(),
     };
     for (field, value) in t {
         let key = format!("elasticsearch.{field}");
@@ -347,20 +440,28 @@ fn elasticsearch_section(
             "password" => section.password = Some(secret(file, &key, value, base)?),
             "ca_cert" => section.ca_cert = Some(base.join(string(file, &key, &value)?)),
             "insecure" => section.insecure = boolean(file, &key, &value)?,
+            "retry_budget_secs" => section.retry_budget_secs = unsigned(file, &key, &value)?,
             other => bail!(
-                "{file}: elasticsearch.{other}: unknown field (known: url, index, state_index, api_key, username, password, ca_cert, insecure)"
+                "{file}: elasticsearch.{other}: unknown field (known: url, index, state_index, api_key, username, password, ca_cert, insecure, retry_budget_secs)"
             ),
         }
     }
     if section.url.is_empty() {
         bail!("{file}: elasticsearch.url: required, e.g. url = \"http://localhost:9200\"");
     }
-    url::Url::parse(&section.url).map_err(|e| {
+    let url = url::Url::parse(&section.url).map_err(|e| {
         anyhow!(
             "{file}: elasticsearch.url: {:?} is not a URL: {e}",
             section.url
         )
     })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        bail!(
+            "{file}: elasticsearch.url: {:?} uses the scheme {:?}; write http://host:port or https://host:port",
+            section.url,
+            url.scheme()
+        );
+    }
     if section.index.is_empty() {
         bail!("{file}: elasticsearch.index: required, e.g. index = \"dropbox\"");
     }
@@ -385,11 +486,29 @@ mod tests {
     }
 
     #[test]
-    fn tenant_defaults_to_the_file_stem_and_connector_to_dropbox() {
-        let c = parse("[source]\npath = \"/\"\n").unwrap();
+    fn tenant_defaults_to_the_file_stem_and_the_connector_is_required() {
+        let c = parse("connector = \"some-source\"\n[source]\npath = \"/\"\n").unwrap();
         assert_eq!(c.tenant, "acme");
-        assert_eq!(c.connector, "dropbox");
+        assert_eq!(c.connector, "some-source");
         assert_eq!(c.content.max_bytes, 10 * 1024 * 1024);
+        assert_eq!(c.sync, SyncSection::default());
+        let e = parse("[source]\npath = \"/\"\n").unwrap_err().to_string();
+        assert!(e.contains("connector: required"), "{e}");
+    }
+
+    #[test]
+    fn runner_settings_come_from_sync_or_from_the_spec_names_in_source() {
+        let c = parse("connector = \"x\"\n[sync]\nretry_count = 5\nconcurrent_downloads = 7\n")
+            .unwrap();
+        assert_eq!((c.sync.retry_count, c.sync.concurrent_downloads), (5, 7));
+        let c = parse("connector = \"x\"\n[source]\nretry_count = 1\nconcurrent_downloads = 2\npath = \"/\"\n")
+            .unwrap();
+        assert_eq!((c.sync.retry_count, c.sync.concurrent_downloads), (1, 2));
+        assert!(!c.source.contains_key("retry_count") && c.source.contains_key("path"));
+        let e = parse("connector = \"x\"\n[sync]\nretry_count = 5\n[source]\nretry_count = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("set twice"), "{e}");
     }
 
     #[test]
@@ -402,13 +521,16 @@ mod tests {
 
     #[test]
     fn secrets_can_come_from_env_or_file_and_are_checked() {
-        let c = parse("[source]\napp_secret = { env = \"TRIBUTARY_TEST_UNSET_VAR\" }\n").unwrap();
+        let c = parse(
+            "connector = \"x\"\n[source]\napp_secret = { env = \"TRIBUTARY_TEST_UNSET_VAR\" }\n",
+        )
+        .unwrap();
         let e = c.source["app_secret"]
             .resolve("f", "source.app_secret")
             .unwrap_err()
             .to_string();
         assert!(e.contains("TRIBUTARY_TEST_UNSET_VAR is not set"), "{e}");
-        let e = parse("[source]\napp_secret = { vault = \"x\" }\n")
+        let e = parse("connector = \"x\"\n[source]\napp_secret = { vault = \"x\" }\n")
             .unwrap_err()
             .to_string();
         assert!(
@@ -427,8 +549,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("lowercase"), "{e}");
+        let e = parse("[elasticsearch]\nurl = \"ftp://h:9200\"\nindex = \"docs\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("elasticsearch.url") && e.contains("https://"),
+            "{e}"
+        );
         let c =
-            parse("[elasticsearch]\nurl = \"http://h:9200\"\nindex = \"docs\"\napi_key = \"k\"")
+            parse("connector = \"x\"\n[elasticsearch]\nurl = \"http://h:9200\"\nindex = \"docs\"\napi_key = \"k\"")
                 .unwrap();
         let es = c.elasticsearch.unwrap();
         assert_eq!(es.state_index, "tributary-state");

@@ -24,11 +24,19 @@ pub struct SyncReport {
     pub purged: u64,
     /// Content not indexed, by reason (too large, unsupported type, ...).
     pub skipped: BTreeMap<String, u64>,
-    /// Content downloads that failed (document indexed without content; retried next time).
+    /// Content fetches that failed (document indexed without content; the next run retries).
     pub content_failures: u64,
     /// Content the source refused with a client error (typically deleted or moved since it
     /// was listed); not a failure of the run.
     pub content_unavailable: u64,
+    /// Fetches of content that earlier runs could not fetch, tried again in this run.
+    pub content_retried: u64,
+    /// Documents whose content the next run fetches again.
+    pub content_retry_pending: u64,
+    /// Documents whose content is no longer retried (too many attempts).
+    pub content_retries_given_up: u64,
+    /// Enumerations that completed but whose purge was refused because writes were rejected.
+    pub purges_skipped: Vec<String>,
     /// Writes the search engine rejected.
     pub write_failures: u64,
     pub write_failure_examples: Vec<String>,
@@ -83,6 +91,24 @@ impl SyncReport {
             out.push_str(&format!(
                 "  gone:       {} files vanished between listing and download\n",
                 self.content_unavailable
+            ));
+        }
+        if self.content_retried > 0 || self.content_retry_pending > 0 {
+            out.push_str(&format!(
+                "  retries:    {} earlier content failures fetched again, {} left for the next run{}\n",
+                self.content_retried,
+                self.content_retry_pending,
+                if self.content_retries_given_up > 0 {
+                    format!(", {} given up", self.content_retries_given_up)
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        if !self.purges_skipped.is_empty() {
+            out.push_str(&format!(
+                "  not purged: {} (writes were rejected; the next run enumerates again)\n",
+                self.purges_skipped.join(", ")
             ));
         }
         if self.content_failures > 0 || self.write_failures > 0 {

@@ -3,7 +3,7 @@
 //! enter the sandbox.
 use crate::config::TenantConfig;
 use crate::http::Secret;
-use crate::runtime::connector::{ConfigField, FieldKind};
+use crate::source::{ConfigField, FieldKind};
 use anyhow::{anyhow, bail};
 use std::collections::BTreeMap;
 
@@ -14,6 +14,10 @@ pub struct ResolvedSource {
     pub public: serde_json::Map<String, serde_json::Value>,
     /// Secret fields by name.
     pub secrets: BTreeMap<String, Secret>,
+    /// Secret fields whose value could not be read (an unset variable, a missing file), with
+    /// the reason. Whether that is fatal depends on the command: `tributary auth` is how a
+    /// refresh token file comes to exist.
+    pub unreadable_secrets: BTreeMap<String, String>,
 }
 
 impl ResolvedSource {
@@ -31,6 +35,14 @@ impl ResolvedSource {
 
     pub fn integer(&self, name: &str) -> Option<i64> {
         self.public.get(name).and_then(|v| v.as_i64())
+    }
+
+    /// A text value from either side (e.g. an access key id that a connector marks secret).
+    pub fn text_or_secret(&self, name: &str) -> Option<Secret> {
+        self.secrets
+            .get(name)
+            .cloned()
+            .or_else(|| self.text(name).map(Secret::new))
     }
 }
 
@@ -67,10 +79,18 @@ pub fn resolve_with(
     }
     let mut public = serde_json::Map::new();
     let mut secrets = BTreeMap::new();
+    let mut unreadable_secrets = BTreeMap::new();
     for field in fields {
         let key = format!("source.{}", field.name);
         let given = match config.source.get(&field.name) {
-            Some(source) => Some(source.resolve(&file, &key)?),
+            Some(source) => match source.resolve(&file, &key) {
+                Ok(value) => Some(value),
+                Err(e) if field.secret => {
+                    unreadable_secrets.insert(field.name.clone(), format!("{e:#}"));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            },
             None => None,
         };
         let value = match given {
@@ -105,7 +125,11 @@ pub fn resolve_with(
             None => {}
         }
     }
-    Ok(ResolvedSource { public, secrets })
+    Ok(ResolvedSource {
+        public,
+        secrets,
+        unreadable_secrets,
+    })
 }
 
 fn convert(
@@ -133,6 +157,23 @@ fn convert(
             "false" => serde_json::Value::Bool(false),
             _ => bail!("{file}: {key}: expected true or false, got {s:?}"),
         },
+        (FieldKind::TextList, toml::Value::Array(items)) => serde_json::Value::Array(
+            items
+                .into_iter()
+                .map(|item| match item {
+                    toml::Value::String(s) => Ok(serde_json::Value::String(s)),
+                    other => Err(anyhow!(
+                        "{file}: {key}: expected a list of strings, found {} {other}",
+                        other.type_str()
+                    )),
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?,
+        ),
+        // One pattern written without brackets.
+        (FieldKind::TextList, toml::Value::String(s)) => {
+            serde_json::Value::Array(vec![serde_json::Value::String(s)])
+        }
+        (FieldKind::Directory, toml::Value::String(s)) => serde_json::Value::String(s),
         (kind, other) => bail!(
             "{file}: {key}: expected {}, got {} {other}",
             match kind {
@@ -140,6 +181,8 @@ fn convert(
                 FieldKind::Url => "a URL string",
                 FieldKind::Integer => "an integer",
                 FieldKind::Boolean => "true or false",
+                FieldKind::TextList => "a list of strings",
+                FieldKind::Directory => "a directory path string",
             },
             other.type_str()
         ),

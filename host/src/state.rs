@@ -4,8 +4,9 @@
 //! Every write is conditional on the version (`_seq_no`/`_primary_term`) this store last read
 //! or wrote for the tenant, so a runner that lost its lease cannot overwrite the new holder's
 //! checkpoint: its commit fails with [`StateError::Lost`].
-use crate::sink::elasticsearch::{EsSettings, client, error_reason, read_json};
+use crate::es::{self, EsSettings, error_reason};
 use crate::sink::rfc3339;
+use crate::source::ContentRequest;
 use elasticsearch::http::StatusCode;
 use elasticsearch::indices::IndicesCreateParts;
 use elasticsearch::params::OpType;
@@ -22,13 +23,26 @@ pub const DEFAULT_STATE_INDEX: &str = "tributary-state";
 /// How often a racing read-modify-write is retried before giving up.
 const MAX_RACE_RETRIES: usize = 5;
 
+/// One document whose content is still missing after its fetch failed (see `sync::retries`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingContent {
+    pub id: String,
+    pub scope: String,
+    /// The fetch to repeat.
+    pub request: ContentRequest,
+    /// Runs whose fetch failed so far.
+    pub attempts: u32,
+}
+
 /// What the store keeps for a tenant.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct TenantState {
     /// The component's opaque resume point; `None` means "start with a full enumeration".
     pub checkpoint: Option<String>,
     /// Enumerations begun but not completed: scope → run marker.
     pub open_enumerations: BTreeMap<String, String>,
+    /// Content to fetch again in the next run.
+    pub content_retries: Vec<PendingContent>,
     /// The connector (component id) that wrote this state.
     pub connector: String,
     /// When this state was last written (RFC 3339).
@@ -54,7 +68,8 @@ pub enum StateError {
     #[error("tenant {tenant}: this runner holds no lease on it; acquire it first")]
     NotHeld { tenant: String },
     #[error(
-        "the stored state of tenant {tenant} is unreadable ({reason}); run `reset` for this tenant to start over"
+        "the stored state of tenant {tenant} is unreadable ({reason}); start over with \
+         `tributary sync --full` (which replaces it), or clear it with `tributary reset`"
     )]
     Corrupt { tenant: String, reason: String },
     #[error("state store: {0}")]
@@ -72,7 +87,7 @@ struct Lease {
 }
 
 /// The stored document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct StateDoc {
     tenant: String,
     connector: String,
@@ -80,6 +95,8 @@ struct StateDoc {
     checkpoint: Option<String>,
     #[serde(default)]
     open_enumerations: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    content_retries: Vec<PendingContent>,
     #[serde(default)]
     lease: Option<Lease>,
     #[serde(default)]
@@ -91,6 +108,7 @@ impl StateDoc {
         TenantState {
             checkpoint: self.checkpoint.clone(),
             open_enumerations: self.open_enumerations.clone(),
+            content_retries: self.content_retries.clone(),
             connector: self.connector.clone(),
             updated_at: self.updated_at.clone(),
         }
@@ -112,9 +130,29 @@ struct Held {
     ttl: Duration,
 }
 
+/// A state document as read: its version, and its content unless that is unreadable (a
+/// document of the wrong shape must not lock a tenant out: `--full` and `reset` replace it).
+#[derive(Debug, Clone)]
+struct Stored {
+    version: Version,
+    doc: Result<StateDoc, String>,
+}
+
+impl Stored {
+    fn doc(self, tenant: &str) -> Result<(StateDoc, Version), StateError> {
+        let version = self.version;
+        self.doc
+            .map(|doc| (doc, version))
+            .map_err(|reason| StateError::Corrupt {
+                tenant: tenant.to_string(),
+                reason,
+            })
+    }
+}
+
 /// Storage primitives; the lease logic on top is shared.
 trait Backend {
-    async fn read(&self, tenant: &str) -> Result<Option<(StateDoc, Version)>, StateError>;
+    async fn read(&self, tenant: &str) -> Result<Option<Stored>, StateError>;
     /// Write `doc`; `expected: None` creates it (fails if it exists). `Ok(None)` = conflict.
     async fn write(
         &self,
@@ -136,18 +174,26 @@ impl StateStore {
     /// Take the tenant's lease and return its current state. A lease younger than its TTL
     /// held by another runner → [`StateError::Busy`]. State written by a different connector
     /// is not resumable: its checkpoint and open enumerations are dropped.
+    ///
+    /// With `start_over` (a `--full` run) the stored checkpoint is forgotten in the same write
+    /// that takes the lease, and an unreadable document is replaced: should the run fail
+    /// before it commits a checkpoint of its own, the next run enumerates everything again
+    /// instead of resuming from a point before this run that would skip what it lost.
     pub async fn acquire(
         &self,
         tenant: &str,
         connector: &str,
         runner_id: &str,
         lease_ttl: Duration,
+        start_over: bool,
     ) -> Result<TenantState, StateError> {
         match self {
             StateStore::Elasticsearch(b) => {
-                acquire(b, tenant, connector, runner_id, lease_ttl).await
+                acquire(b, tenant, connector, runner_id, lease_ttl, start_over).await
             }
-            StateStore::Memory(b) => acquire(b, tenant, connector, runner_id, lease_ttl).await,
+            StateStore::Memory(b) => {
+                acquire(b, tenant, connector, runner_id, lease_ttl, start_over).await
+            }
         }
     }
 
@@ -168,8 +214,8 @@ impl StateStore {
         }
     }
 
-    /// Forget the checkpoint and open enumerations. Works with or without the lease, but not
-    /// while another runner holds it ([`StateError::Busy`]).
+    /// Forget the checkpoint and open enumerations (an unreadable document is replaced). Works
+    /// with or without the lease, but not while another runner holds it ([`StateError::Busy`]).
     pub async fn reset(&self, tenant: &str) -> Result<(), StateError> {
         match self {
             StateStore::Elasticsearch(b) => reset(b, tenant).await,
@@ -183,7 +229,10 @@ impl StateStore {
             StateStore::Elasticsearch(b) => b.read(tenant).await?,
             StateStore::Memory(b) => b.read(tenant).await?,
         };
-        Ok(found.map(|(doc, _)| doc.state()))
+        match found {
+            Some(stored) => Ok(Some(stored.doc(tenant)?.0.state())),
+            None => Ok(None),
+        }
     }
 }
 
@@ -265,27 +314,41 @@ fn busy(tenant: &str, doc: &StateDoc, runner_id: Option<&str>) -> Option<StateEr
     })
 }
 
+fn fresh_doc(tenant: &str, connector: &str) -> StateDoc {
+    StateDoc {
+        tenant: tenant.to_string(),
+        connector: connector.to_string(),
+        checkpoint: None,
+        open_enumerations: BTreeMap::new(),
+        content_retries: vec![],
+        lease: None,
+        updated_at: rfc3339(SystemTime::now()),
+    }
+}
+
 async fn acquire(
     b: &impl Backend,
     tenant: &str,
     connector: &str,
     runner_id: &str,
     ttl: Duration,
+    start_over: bool,
 ) -> Result<TenantState, StateError> {
     for _ in 0..MAX_RACE_RETRIES {
         let (mut doc, expected) = match b.read(tenant).await? {
-            None => {
-                let doc = StateDoc {
-                    tenant: tenant.to_string(),
-                    connector: connector.to_string(),
-                    checkpoint: None,
-                    open_enumerations: BTreeMap::new(),
-                    lease: None,
-                    updated_at: rfc3339(SystemTime::now()),
-                };
-                (doc, None)
+            None => (fresh_doc(tenant, connector), None),
+            Some(Stored {
+                version,
+                doc: Err(reason),
+            }) if start_over => {
+                tracing::warn!(
+                    %tenant,
+                    "the stored state is unreadable ({reason}); replacing it as --full asked"
+                );
+                (fresh_doc(tenant, connector), Some(version))
             }
-            Some((doc, version)) => {
+            Some(stored) => {
+                let (doc, version) = stored.doc(tenant)?;
                 if let Some(e) = busy(tenant, &doc, Some(runner_id)) {
                     return Err(e);
                 }
@@ -300,6 +363,11 @@ async fn acquire(
                 "the stored checkpoint belongs to another connector; starting with a full enumeration"
             );
             doc.connector = connector.to_string();
+            doc.checkpoint = None;
+            doc.open_enumerations.clear();
+            doc.content_retries.clear();
+        }
+        if start_over {
             doc.checkpoint = None;
             doc.open_enumerations.clear();
         }
@@ -331,6 +399,7 @@ async fn commit(b: &impl Backend, tenant: &str, state: &TenantState) -> Result<(
     let doc = &mut held_state.doc;
     doc.checkpoint = state.checkpoint.clone();
     doc.open_enumerations = state.open_enumerations.clone();
+    doc.content_retries = state.content_retries.clone();
     if !state.connector.is_empty() {
         doc.connector = state.connector.clone();
     }
@@ -378,6 +447,7 @@ async fn reset(b: &impl Backend, tenant: &str) -> Result<(), StateError> {
     if let Some(mut held_state) = held(b, tenant) {
         held_state.doc.checkpoint = None;
         held_state.doc.open_enumerations.clear();
+        held_state.doc.content_retries.clear();
         held_state.doc.updated_at = rfc3339(SystemTime::now());
         return match b
             .write(tenant, &held_state.doc, Some(held_state.version))
@@ -397,14 +467,22 @@ async fn reset(b: &impl Backend, tenant: &str) -> Result<(), StateError> {
         };
     }
     for _ in 0..MAX_RACE_RETRIES {
-        let Some((mut doc, version)) = b.read(tenant).await? else {
+        let Some(stored) = b.read(tenant).await? else {
             return Ok(());
         };
-        if let Some(e) = busy(tenant, &doc, None) {
-            return Err(e);
-        }
+        let (mut doc, version) = match stored.doc {
+            Ok(doc) => {
+                if let Some(e) = busy(tenant, &doc, None) {
+                    return Err(e);
+                }
+                (doc, stored.version)
+            }
+            // Nobody can run on an unreadable document, so nobody holds it: replace it.
+            Err(_) => (fresh_doc(tenant, ""), stored.version),
+        };
         doc.checkpoint = None;
         doc.open_enumerations.clear();
+        doc.content_retries.clear();
         doc.updated_at = rfc3339(SystemTime::now());
         if b.write(tenant, &doc, Some(version)).await?.is_some() {
             return Ok(());
@@ -420,6 +498,7 @@ pub struct EsStateStore {
     client: Elasticsearch,
     index: String,
     url: String,
+    budget: Duration,
     index_ready: tokio::sync::OnceCell<()>,
     held: Mutex<HashMap<String, Held>>,
 }
@@ -433,9 +512,10 @@ impl EsStateStore {
             );
         }
         Ok(EsStateStore {
-            client: client(client_settings)?,
+            client: es::client(client_settings)?,
             index: index.to_string(),
             url: client_settings.url.clone(),
+            budget: client_settings.retry_budget(),
             index_ready: tokio::sync::OnceCell::new(),
             held: Mutex::new(HashMap::new()),
         })
@@ -468,25 +548,23 @@ impl EsStateStore {
                         }
                     }
                 });
-                let response = self
-                    .client
-                    .indices()
-                    .create(IndicesCreateParts::Index(&self.index))
-                    .body(body)
-                    .send()
-                    .await
-                    .map_err(|e| self.fail("creating the state index", e))?;
-                let (status, body) = read_json(response)
-                    .await
-                    .map_err(|e| self.fail("creating the state index", e))?;
-                let exists =
-                    body["error"]["type"].as_str() == Some("resource_already_exists_exception");
-                if status.is_success() || exists {
+                let what = "creating the state index";
+                let api = self.client.indices();
+                let answer = es::call(self.budget, what, || {
+                    api.create(IndicesCreateParts::Index(&self.index))
+                        .body(body.clone())
+                        .send()
+                })
+                .await
+                .map_err(|e| self.fail(what, format!("{e:#}")))?;
+                let exists = answer.body["error"]["type"].as_str()
+                    == Some("resource_already_exists_exception");
+                if answer.status.is_success() || exists {
                     Ok(())
                 } else {
                     Err(self.fail(
-                        "creating the state index",
-                        format!("{status}: {}", error_reason(&body)),
+                        what,
+                        format!("{}: {}", answer.status, error_reason(&answer.body)),
                     ))
                 }
             })
@@ -503,16 +581,17 @@ fn version_of(body: &Value) -> Option<Version> {
 }
 
 impl Backend for EsStateStore {
-    async fn read(&self, tenant: &str) -> Result<Option<(StateDoc, Version)>, StateError> {
+    async fn read(&self, tenant: &str) -> Result<Option<Stored>, StateError> {
         self.ensure_index().await?;
         let what = format!("reading the state of tenant {tenant}");
-        let response = self
-            .client
-            .get(GetParts::IndexId(&self.index, tenant))
-            .send()
-            .await
-            .map_err(|e| self.fail(&what, e))?;
-        let (status, body) = read_json(response).await.map_err(|e| self.fail(&what, e))?;
+        let answer = es::call(self.budget, &what, || {
+            self.client
+                .get(GetParts::IndexId(&self.index, tenant))
+                .send()
+        })
+        .await
+        .map_err(|e| self.fail(&what, format!("{e:#}")))?;
+        let (status, body) = (answer.status, answer.body);
         if status == StatusCode::NOT_FOUND && body.get("error").is_none() {
             return Ok(None);
         }
@@ -522,15 +601,11 @@ impl Backend for EsStateStore {
         if body["found"] != Value::Bool(true) {
             return Ok(None);
         }
-        let corrupt = |reason: String| StateError::Corrupt {
-            tenant: tenant.to_string(),
-            reason,
-        };
         let version = version_of(&body)
-            .ok_or_else(|| corrupt("no _seq_no/_primary_term in the answer".into()))?;
-        let doc: StateDoc =
-            serde_json::from_value(body["_source"].clone()).map_err(|e| corrupt(e.to_string()))?;
-        Ok(Some((doc, version)))
+            .ok_or_else(|| self.fail(&what, "the answer carries no _seq_no/_primary_term"))?;
+        let doc =
+            serde_json::from_value::<StateDoc>(body["_source"].clone()).map_err(|e| e.to_string());
+        Ok(Some(Stored { version, doc }))
     }
 
     async fn write(
@@ -541,23 +616,40 @@ impl Backend for EsStateStore {
     ) -> Result<Option<Version>, StateError> {
         self.ensure_index().await?;
         let what = format!("writing the state of tenant {tenant}");
-        let request = self
-            .client
-            .index(IndexParts::IndexId(&self.index, tenant))
-            .body(doc);
-        let request = match expected {
-            None => request.op_type(OpType::Create),
-            Some(v) => request.if_seq_no(v.seq_no).if_primary_term(v.primary_term),
-        };
-        let response = request.send().await.map_err(|e| self.fail(&what, e))?;
-        let (status, body) = read_json(response).await.map_err(|e| self.fail(&what, e))?;
-        if status == StatusCode::CONFLICT {
+        let answer = es::call(self.budget, &what, || {
+            let request = self
+                .client
+                .index(IndexParts::IndexId(&self.index, tenant))
+                .body(doc);
+            match expected {
+                None => request.op_type(OpType::Create),
+                Some(v) => request.if_seq_no(v.seq_no).if_primary_term(v.primary_term),
+            }
+            .send()
+        })
+        .await
+        .map_err(|e| self.fail(&what, format!("{e:#}")))?;
+        if answer.status == StatusCode::CONFLICT {
+            // An earlier attempt whose answer was lost may have written this very document:
+            // then the conflict is with ourselves, and the write succeeded.
+            if answer.uncertain
+                && let Some(Stored {
+                    version,
+                    doc: Ok(stored),
+                }) = self.read(tenant).await?
+                && &stored == doc
+            {
+                return Ok(Some(version));
+            }
             return Ok(None);
         }
-        if !status.is_success() {
-            return Err(self.fail(&what, format!("{status}: {}", error_reason(&body))));
+        if !answer.status.is_success() {
+            return Err(self.fail(
+                &what,
+                format!("{}: {}", answer.status, error_reason(&answer.body)),
+            ));
         }
-        version_of(&body)
+        version_of(&answer.body)
             .map(Some)
             .ok_or_else(|| self.fail(&what, "the answer carries no _seq_no/_primary_term"))
     }
@@ -603,8 +695,16 @@ impl MemoryStateStore {
 }
 
 impl Backend for MemoryStateStore {
-    async fn read(&self, tenant: &str) -> Result<Option<(StateDoc, Version)>, StateError> {
-        Ok(self.data()?.docs.get(tenant).cloned())
+    async fn read(&self, tenant: &str) -> Result<Option<Stored>, StateError> {
+        Ok(self
+            .data()?
+            .docs
+            .get(tenant)
+            .cloned()
+            .map(|(doc, version)| Stored {
+                version,
+                doc: Ok(doc),
+            }))
     }
 
     async fn write(
@@ -647,10 +747,13 @@ mod tests {
         };
         let b = StateStore::Memory(inner.sibling());
 
-        let state = a.acquire("t", "dropbox", "runner-a", TTL).await.unwrap();
+        let state = a
+            .acquire("t", "dropbox", "runner-a", TTL, false)
+            .await
+            .unwrap();
         assert_eq!(state.checkpoint, None);
         let err = b
-            .acquire("t", "dropbox", "runner-b", TTL)
+            .acquire("t", "dropbox", "runner-b", TTL, false)
             .await
             .unwrap_err();
         assert!(
@@ -665,7 +768,10 @@ mod tests {
         a.commit("t", &next).await.unwrap();
         a.release("t").await.unwrap();
 
-        let seen = b.acquire("t", "dropbox", "runner-b", TTL).await.unwrap();
+        let seen = b
+            .acquire("t", "dropbox", "runner-b", TTL, false)
+            .await
+            .unwrap();
         assert_eq!(seen.checkpoint.as_deref(), Some("cursor-1"));
         assert_eq!(
             seen.open_enumerations.get("files").map(String::as_str),
@@ -683,10 +789,12 @@ mod tests {
         let a = MemoryStateStore::new();
         let b = StateStore::Memory(a.sibling());
         let a = StateStore::Memory(a);
-        a.acquire("t", "dropbox", "runner-a", Duration::ZERO)
+        a.acquire("t", "dropbox", "runner-a", Duration::ZERO, false)
             .await
             .unwrap();
-        b.acquire("t", "dropbox", "runner-b", TTL).await.unwrap();
+        b.acquire("t", "dropbox", "runner-b", TTL, false)
+            .await
+            .unwrap();
         let err = a.commit("t", &TenantState::default()).await.unwrap_err();
         assert!(
             matches!(&err, StateError::Lost { tenant } if tenant == "t"),
@@ -697,14 +805,14 @@ mod tests {
     #[tokio::test]
     async fn another_connectors_checkpoint_is_dropped() {
         let a = StateStore::Memory(MemoryStateStore::new());
-        a.acquire("t", "one", "r", TTL).await.unwrap();
+        a.acquire("t", "one", "r", TTL, false).await.unwrap();
         let state = TenantState {
             checkpoint: Some("c".into()),
             ..TenantState::default()
         };
         a.commit("t", &state).await.unwrap();
         a.release("t").await.unwrap();
-        let state = a.acquire("t", "two", "r", TTL).await.unwrap();
+        let state = a.acquire("t", "two", "r", TTL, false).await.unwrap();
         assert_eq!((state.checkpoint, state.connector.as_str()), (None, "two"));
     }
 }

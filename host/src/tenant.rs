@@ -1,13 +1,13 @@
 //! Everything one tenant's run needs, prepared before any document moves: the component
-//! loaded and asked for its fields, the config resolved, the plan checked, and the HTTP
-//! policy (allow-list, OAuth2 token source, pacer) built from it.
+//! loaded and asked for its fields, the config resolved, the directories it is granted, the
+//! plan checked, and the HTTP policy (allow-list, credential, pacer) built from it.
 use crate::config::TenantConfig;
-use crate::http::{self, AllowList, HttpService, Pacer, TokenSource};
-use crate::runtime::connector::{ConnectorInfo, GuestError, Plan};
-use crate::runtime::engine::LoadedComponent;
-use crate::runtime::{Connector, Runtime, SandboxLimits};
+use crate::http::{self, AllowList, Authenticator, HttpService, Pacer, SigV4Keys, TokenSource};
+use crate::runtime::{Connector, Grant, LoadError, LoadedComponent, Runtime, SandboxLimits};
+use crate::source::{ConnectorInfo, Credential, FieldKind, GuestError, Plan};
 use crate::source_config::{self, ResolvedSource};
 use anyhow::{Context, anyhow};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +20,11 @@ pub enum PrepareError {
     Other(#[from] anyhow::Error),
 }
 
+/// Where a granted directory appears inside the sandbox: `/mnt/<field name>`.
+fn guest_path_of(field: &str) -> String {
+    format!("/mnt/{field}")
+}
+
 pub struct Tenant {
     pub config: TenantConfig,
     pub info: ConnectorInfo,
@@ -28,27 +33,41 @@ pub struct Tenant {
     pub http: Arc<HttpService>,
     pub component: LoadedComponent,
     pub limits: SandboxLimits,
+    /// Directories granted to the component, read-only.
+    pub grants: Vec<Grant>,
     pub retry_count: u32,
     pub concurrent_downloads: usize,
+}
+
+/// What a command needs of the tenant's secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secrets {
+    /// Every secret must be present and readable (sync, check, watch).
+    Required,
+    /// Secrets may be missing (`tributary auth` writes the refresh token).
+    Optional,
 }
 
 impl Tenant {
     /// Load, validate and plan. No network call happens here.
     pub async fn prepare(runtime: &Runtime, config: TenantConfig) -> Result<Tenant, PrepareError> {
-        Self::prepare_with(runtime, config, true).await
+        Self::prepare_with(runtime, config, Secrets::Required).await
     }
 
-    /// As `prepare`; with `need_refresh_token` false a missing refresh token is accepted
-    /// (for `tributary auth`, which is how one gets it).
+    /// As `prepare`, saying how strict to be about secrets.
     pub async fn prepare_with(
         runtime: &Runtime,
         config: TenantConfig,
-        need_refresh_token: bool,
+        secrets: Secrets,
     ) -> Result<Tenant, PrepareError> {
+        let file = config.file.display().to_string();
         let component_path = config
             .component_path()
             .map_err(|e| PrepareError::Config(e.to_string()))?;
-        let component = runtime.load(&component_path).await?;
+        let component = runtime.load(&component_path).await.map_err(|e| match e {
+            LoadError::Other(e) => PrepareError::Other(e),
+            config_error => PrepareError::Config(format!("{file}: connector: {config_error}")),
+        })?;
         let limits = SandboxLimits {
             memory_bytes: (config.sandbox.memory_mb as usize) << 20,
             call_timeout: Duration::from_secs(config.sandbox.call_timeout_secs),
@@ -56,118 +75,92 @@ impl Tenant {
             ..SandboxLimits::default()
         };
         let client = http::client::build_client()?;
-        let deny_all = Arc::new(HttpService::new(
-            client.clone(),
-            AllowList::default(),
-            AllowList::default(),
-            None,
-            Arc::new(Pacer::new()),
-            0,
-        ));
+        let deny_all = Arc::new(HttpService::deny_all(client.clone()));
+        // `info` runs with nothing granted: the grants depend on what it declares.
         let mut connector = Connector::instantiate(
             runtime,
             &component,
             deny_all,
             limits.clone(),
             &config.tenant,
+            &[],
         )
         .await?;
         let info = connector.info().await?;
         // `tributary auth` runs before the secrets exist: they may be missing then.
-        let optional: Vec<&str> = if need_refresh_token {
-            vec![]
-        } else {
-            info.config
+        let optional: Vec<&str> = match secrets {
+            Secrets::Required => vec![],
+            Secrets::Optional => info
+                .config
                 .iter()
                 .filter(|f| f.secret)
                 .map(|f| f.name.as_str())
-                .collect()
+                .collect(),
         };
-        let source = source_config::resolve_with(&config, &info.config, &info.id, &optional)
+        let mut source = source_config::resolve_with(&config, &info.config, &info.id, &optional)
             .map_err(|e| PrepareError::Config(e.to_string()))?;
+        let grants = grant_directories(&config, &info, &mut source)?;
         let plan = match connector.configure(&source.public_json()).await? {
             Ok(plan) => plan,
             Err(GuestError::InvalidConfig(message)) => {
-                return Err(PrepareError::Config(format!(
-                    "{}: source.{message}",
-                    config.file.display()
-                )));
+                return Err(PrepareError::Config(format!("{file}: source.{message}")));
             }
             Err(other) => return Err(PrepareError::Other(anyhow!("{other}"))),
         };
-        let retry_count = source
-            .integer("retry_count")
-            .map(|n| n.clamp(0, 20) as u32)
-            .unwrap_or(3);
-        let concurrent_downloads = source
-            .integer("concurrent_downloads")
-            .map(|n| n.clamp(1, 1000) as usize)
-            .unwrap_or(100);
+        if secrets == Secrets::Required
+            && let Some((field, reason)) = source.unreadable_secrets.iter().next()
+        {
+            let hint = match &plan.credential {
+                Some(Credential::OAuth2(o)) if &o.refresh_token_field == field => format!(
+                    "; `tributary auth --config {file}` gets a refresh token and writes it there"
+                ),
+                _ => String::new(),
+            };
+            return Err(PrepareError::Config(format!("{reason}{hint}")));
+        }
+        let retry_count = config.sync.retry_count;
+        let concurrent_downloads = config.sync.concurrent_downloads;
         let allow = AllowList::parse_all(plan.hosts.iter().map(String::as_str))
             .map_err(|e| anyhow!("the {} component declared a bad host: {e}", info.id))?;
-        let (token_hosts, tokens) = match &plan.oauth2 {
+        let pacer = Arc::new(Pacer::new());
+        let (credential_hosts, credential) = match &plan.credential {
             None => (AllowList::default(), None),
-            Some(oauth) => {
-                let token_hosts = AllowList::parse_all(
-                    oauth.token_hosts.iter().map(String::as_str),
-                )
-                .map_err(|e| anyhow!("the {} component declared a bad token host: {e}", info.id))?;
-                for origin in token_hosts.origins() {
+            Some(credential) => {
+                let hosts = AllowList::parse_all(credential.hosts().iter().map(String::as_str))
+                    .map_err(|e| {
+                        anyhow!(
+                            "the {} component declared a bad credential host: {e}",
+                            info.id
+                        )
+                    })?;
+                for origin in hosts.origins() {
                     if !allow.origins().contains(origin) {
                         return Err(PrepareError::Other(anyhow!(
-                            "the {} component wants its token sent to {origin}, which it did not declare as a host",
+                            "the {} component wants its credential sent to {origin}, which it did not declare as a host",
                             info.id
                         )));
                     }
                 }
-                let token_url = url::Url::parse(&oauth.token_url).map_err(|e| {
-                    anyhow!("the {} component declared a bad token URL: {e}", info.id)
-                })?;
-                if !allow.allows(&token_url) {
-                    return Err(PrepareError::Other(anyhow!(
-                        "the {} component's token endpoint {} is not among its declared hosts",
-                        info.id,
-                        oauth.token_url
-                    )));
-                }
-                let client_id = source.text(&oauth.client_id_field).ok_or_else(|| {
-                    PrepareError::Config(format!(
-                        "{}: source.{}: required to obtain an access token",
-                        config.file.display(),
-                        oauth.client_id_field
-                    ))
-                })?;
-                let refresh_token = source.secrets.get(&oauth.refresh_token_field).cloned();
-                let refresh_token = match refresh_token {
-                    Some(token) => token,
-                    None if !need_refresh_token => crate::http::Secret::new(""),
-                    None => {
-                        return Err(PrepareError::Config(format!(
-                            "{}: source.{}: required; get one with `tributary auth --config {}`",
-                            config.file.display(),
-                            oauth.refresh_token_field,
-                            config.file.display()
-                        )));
-                    }
-                };
-                let client_secret = source.secrets.get(&oauth.client_secret_field).cloned();
-                let tokens = TokenSource::new(
+                let authenticator = authenticator(
+                    &config,
+                    &info,
+                    &source,
+                    credential,
+                    &allow,
+                    secrets,
                     client.clone(),
-                    oauth.token_url.clone(),
-                    client_id,
-                    client_secret,
-                    refresh_token,
                     retry_count,
-                );
-                (token_hosts, Some(Arc::new(tokens)))
+                    pacer.clone(),
+                )?;
+                (hosts, Some(authenticator))
             }
         };
         let http = Arc::new(HttpService::new(
             client,
             allow,
-            token_hosts,
-            tokens,
-            Arc::new(Pacer::new()),
+            credential_hosts,
+            credential,
+            pacer,
             retry_count,
         ));
         Ok(Tenant {
@@ -178,12 +171,13 @@ impl Tenant {
             http,
             component,
             limits,
+            grants,
             retry_count,
             concurrent_downloads,
         })
     }
 
-    /// A fresh sandbox for one run, wired to this tenant's HTTP policy.
+    /// A fresh sandbox for one run, wired to this tenant's HTTP policy and grants.
     pub async fn instantiate(&self, runtime: &Runtime) -> anyhow::Result<Connector> {
         Connector::instantiate(
             runtime,
@@ -191,8 +185,148 @@ impl Tenant {
             self.http.clone(),
             self.limits.clone(),
             &self.config.tenant,
+            &self.grants,
         )
         .await
         .context("starting the component")
     }
+}
+
+/// Turn every `directory` field into a read-only grant: the host path must be a directory;
+/// the component is told the path it sees the directory at.
+fn grant_directories(
+    config: &TenantConfig,
+    info: &ConnectorInfo,
+    source: &mut ResolvedSource,
+) -> Result<Vec<Grant>, PrepareError> {
+    let file = config.file.display().to_string();
+    let base = config.file.parent().unwrap_or(Path::new("."));
+    let mut grants = vec![];
+    for field in info
+        .config
+        .iter()
+        .filter(|f| f.kind == FieldKind::Directory)
+    {
+        let Some(given) = source.text(&field.name) else {
+            continue;
+        };
+        let host_path = base.join(&given);
+        let host_path = host_path.canonicalize().map_err(|e| {
+            PrepareError::Config(format!(
+                "{file}: source.{}: {} cannot be opened ({e}); give an existing directory",
+                field.name,
+                host_path.display()
+            ))
+        })?;
+        if !host_path.is_dir() {
+            return Err(PrepareError::Config(format!(
+                "{file}: source.{}: {} is not a directory",
+                field.name,
+                host_path.display()
+            )));
+        }
+        let guest_path = guest_path_of(&field.name);
+        source.public.insert(
+            field.name.clone(),
+            serde_json::Value::String(guest_path.clone()),
+        );
+        grants.push(Grant {
+            host_path,
+            guest_path,
+        });
+    }
+    Ok(grants)
+}
+
+/// Build the credential the plan asks for from the tenant's (host-kept) secrets.
+#[allow(clippy::too_many_arguments)]
+fn authenticator(
+    config: &TenantConfig,
+    info: &ConnectorInfo,
+    source: &ResolvedSource,
+    credential: &Credential,
+    allow: &AllowList,
+    secrets: Secrets,
+    client: reqwest::Client,
+    retry_count: u32,
+    pacer: Arc<Pacer>,
+) -> Result<Authenticator, PrepareError> {
+    let file = config.file.display().to_string();
+    let missing = |field: &str, what: &str| {
+        PrepareError::Config(format!(
+            "{file}: source.{field}: required ({what}); secrets may be written as {{ env = \"VAR\" }} or {{ file = \"path\" }}"
+        ))
+    };
+    Ok(match credential {
+        Credential::OAuth2(oauth) => {
+            let token_url = url::Url::parse(&oauth.token_url)
+                .map_err(|e| anyhow!("the {} component declared a bad token URL: {e}", info.id))?;
+            if !allow.allows(&token_url) {
+                return Err(PrepareError::Other(anyhow!(
+                    "the {} component's token endpoint {} is not among its declared hosts",
+                    info.id,
+                    oauth.token_url
+                )));
+            }
+            let client_id = source
+                .text_or_secret(&oauth.client_id_field)
+                .ok_or_else(|| missing(&oauth.client_id_field, "to obtain an access token"))?
+                .expose()
+                .to_string();
+            let refresh_token = match source.secrets.get(&oauth.refresh_token_field) {
+                Some(token) => token.clone(),
+                None if secrets == Secrets::Optional => crate::http::Secret::new(""),
+                None => {
+                    return Err(PrepareError::Config(format!(
+                        "{file}: source.{}: required; get one with `tributary auth --config {file}`",
+                        oauth.refresh_token_field
+                    )));
+                }
+            };
+            let client_secret = source.secrets.get(&oauth.client_secret_field).cloned();
+            Authenticator::OAuth2(Arc::new(TokenSource::new(
+                client,
+                oauth.token_url.clone(),
+                client_id,
+                client_secret,
+                refresh_token,
+                retry_count,
+                pacer,
+            )))
+        }
+        Credential::AwsSigV4(aws) => {
+            let key = |field: &str, what: &str| {
+                source
+                    .text_or_secret(field)
+                    .ok_or_else(|| missing(field, what))
+            };
+            Authenticator::SigV4(SigV4Keys {
+                access_key_id: key(&aws.access_key_id_field, "the access key id")?,
+                secret_access_key: key(&aws.secret_access_key_field, "the secret access key")?,
+                session_token: aws
+                    .session_token_field
+                    .as_ref()
+                    .and_then(|field| source.text_or_secret(field)),
+                region: aws.region.clone(),
+                service: aws.service.clone(),
+            })
+        }
+        Credential::Header(header) => Authenticator::Header {
+            header: header.header.clone(),
+            prefix: header.prefix.clone(),
+            value: source
+                .text_or_secret(&header.value_field)
+                .ok_or_else(|| missing(&header.value_field, "the API key"))?,
+        },
+        Credential::Basic(basic) => Authenticator::Basic {
+            username: source
+                .text_or_secret(&basic.username_field)
+                .ok_or_else(|| missing(&basic.username_field, "the user name"))?
+                .expose()
+                .to_string(),
+            password: source
+                .text_or_secret(&basic.password_field)
+                .ok_or_else(|| missing(&basic.password_field, "the password"))?,
+        },
+    })
 }

@@ -9,8 +9,9 @@ use serde_json::{Map, Value, json};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::mpsc::{self, UnboundedReceiver};
+use tributary::es::EsSettings;
 use tributary::sink::bulk::BulkSettings;
-use tributary::sink::elasticsearch::{EsSettings, EsSink};
+use tributary::sink::elasticsearch::EsSink;
 use tributary::sink::{Sink, Write, WriteAck};
 
 static NEXT_INDEX: AtomicUsize = AtomicUsize::new(0);
@@ -690,16 +691,20 @@ async fn close_returns_stats_and_ends_the_ack_channel() {
 async fn connect_reports_an_unreachable_cluster() {
     let (tx, _rx) = mpsc::unbounded_channel();
     // Port 9 (discard) on localhost: nothing listens there.
+    // A short retry budget: the default rides out a two-minute outage.
     let settings = EsSettings {
         url: "http://127.0.0.1:9".into(),
+        retry_budget_secs: 1,
         ..EsSettings::default()
     };
     let err = EsSink::connect(&settings, "x", BulkSettings::default(), tx)
         .await
         .err()
         .unwrap();
+    let text = format!("{err:#}");
     assert!(
-        format!("{err:#}").contains("cannot reach Elasticsearch at http://127.0.0.1:9"),
-        "{err:#}"
+        text.contains("cannot reach Elasticsearch at http://127.0.0.1:9")
+            && text.contains("still failing after"),
+        "{text}"
     );
 }

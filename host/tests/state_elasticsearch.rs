@@ -8,7 +8,7 @@ mod osmem;
 use osmem::TestCluster;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-use tributary::sink::elasticsearch::EsSettings;
+use tributary::es::EsSettings;
 use tributary::state::{EsStateStore, StateError, StateStore, TenantState};
 
 const TTL: Duration = Duration::from_secs(300);
@@ -46,14 +46,17 @@ fn with_checkpoint(checkpoint: &str) -> TenantState {
 async fn a_held_lease_makes_another_runner_busy_until_released() {
     let cluster = TestCluster::start();
     let (a, b) = stores(&cluster);
-    let state = a.acquire("acme", "dropbox", "runner-a", TTL).await.unwrap();
+    let state = a
+        .acquire("acme", "dropbox", "runner-a", TTL, false)
+        .await
+        .unwrap();
     assert_eq!(
         (state.checkpoint, state.connector.as_str()),
         (None, "dropbox")
     );
 
     let err = b
-        .acquire("acme", "dropbox", "runner-b", TTL)
+        .acquire("acme", "dropbox", "runner-b", TTL, false)
         .await
         .unwrap_err();
     match &err {
@@ -75,14 +78,17 @@ async fn a_held_lease_makes_another_runner_busy_until_released() {
         .await
         .unwrap();
     a.release("acme").await.unwrap();
-    let state = b.acquire("acme", "dropbox", "runner-b", TTL).await.unwrap();
+    let state = b
+        .acquire("acme", "dropbox", "runner-b", TTL, false)
+        .await
+        .unwrap();
     assert_eq!(state.checkpoint.as_deref(), Some("cursor-1"));
     assert_eq!(
         state.open_enumerations.get("files").map(String::as_str),
         Some("run-1")
     );
     // Other tenants are independent.
-    a.acquire("globex", "dropbox", "runner-a", TTL)
+    a.acquire("globex", "dropbox", "runner-a", TTL, false)
         .await
         .unwrap();
 }
@@ -91,14 +97,17 @@ async fn a_held_lease_makes_another_runner_busy_until_released() {
 async fn an_expired_lease_is_taken_over_and_the_old_holder_cannot_commit() {
     let cluster = TestCluster::start();
     let (a, b) = stores(&cluster);
-    a.acquire("acme", "dropbox", "runner-a", Duration::ZERO)
+    a.acquire("acme", "dropbox", "runner-a", Duration::ZERO, false)
         .await
         .unwrap();
     a.commit("acme", &with_checkpoint("cursor-a"))
         .await
         .unwrap();
     // runner-a's lease (TTL 0) has lapsed: runner-b takes over.
-    let state = b.acquire("acme", "dropbox", "runner-b", TTL).await.unwrap();
+    let state = b
+        .acquire("acme", "dropbox", "runner-b", TTL, false)
+        .await
+        .unwrap();
     assert_eq!(state.checkpoint.as_deref(), Some("cursor-a"));
     let err = a
         .commit("acme", &with_checkpoint("cursor-stale"))
@@ -122,7 +131,7 @@ async fn an_expired_lease_is_taken_over_and_the_old_holder_cannot_commit() {
     // runner-a's release must not clear runner-b's lease: a forgot its version when it lost.
     a.release("acme").await.unwrap();
     assert!(matches!(
-        a.acquire("acme", "dropbox", "runner-a", TTL).await,
+        a.acquire("acme", "dropbox", "runner-a", TTL, false).await,
         Err(StateError::Busy { .. })
     ));
 }
@@ -134,8 +143,8 @@ async fn racing_acquires_let_exactly_one_runner_in() {
     for round in 0..5 {
         let tenant = format!("race-{round}");
         let (ra, rb) = tokio::join!(
-            a.acquire(&tenant, "dropbox", "runner-a", TTL),
-            b.acquire(&tenant, "dropbox", "runner-b", TTL)
+            a.acquire(&tenant, "dropbox", "runner-a", TTL, false),
+            b.acquire(&tenant, "dropbox", "runner-b", TTL, false)
         );
         let winners = [ra.is_ok(), rb.is_ok()].iter().filter(|ok| **ok).count();
         assert_eq!(winners, 1, "round {round}: {ra:?} / {rb:?}");
@@ -151,7 +160,9 @@ async fn racing_acquires_let_exactly_one_runner_in() {
 async fn reset_forgets_the_checkpoint_but_not_while_another_runner_holds_the_tenant() {
     let cluster = TestCluster::start();
     let (a, b) = stores(&cluster);
-    a.acquire("acme", "dropbox", "runner-a", TTL).await.unwrap();
+    a.acquire("acme", "dropbox", "runner-a", TTL, false)
+        .await
+        .unwrap();
     a.commit("acme", &with_checkpoint("cursor-1"))
         .await
         .unwrap();
@@ -179,10 +190,15 @@ async fn large_checkpoints_round_trip() {
     let big: String = (0..400_000)
         .map(|i| char::from(b'a' + (i % 26) as u8))
         .collect();
-    a.acquire("big", "dropbox", "runner-a", TTL).await.unwrap();
+    a.acquire("big", "dropbox", "runner-a", TTL, false)
+        .await
+        .unwrap();
     a.commit("big", &with_checkpoint(&big)).await.unwrap();
     a.release("big").await.unwrap();
-    let state = b.acquire("big", "dropbox", "runner-b", TTL).await.unwrap();
+    let state = b
+        .acquire("big", "dropbox", "runner-b", TTL, false)
+        .await
+        .unwrap();
     assert_eq!(state.checkpoint.map(|c| c.len()), Some(big.len()));
 }
 

@@ -60,22 +60,6 @@ pub const FIELDS: &[FieldSpec] = &[
         description: "OAuth2 refresh token (token_access_type=offline); `tributary auth` gets one. Kept by the host.",
     },
     FieldSpec {
-        name: "retry_count",
-        kind: FieldKind::Integer,
-        required: false,
-        default: Some("3"),
-        secret: false,
-        description: "How many times the host retries a failed Dropbox request (0-10).",
-    },
-    FieldSpec {
-        name: "concurrent_downloads",
-        kind: FieldKind::Integer,
-        required: false,
-        default: Some("100"),
-        secret: false,
-        description: "How many files the host downloads at once (1-1000).",
-    },
-    FieldSpec {
         name: "api_url",
         kind: FieldKind::Url,
         required: false,
@@ -164,8 +148,6 @@ pub struct Config {
     /// The configured folder as Dropbox wants it: "" for the root, else "/A/B".
     pub path: String,
     pub app_key: String,
-    pub retry_count: u32,
-    pub concurrent_downloads: u32,
     /// Origins (scheme://host[:port]), without a trailing slash.
     pub api_url: String,
     pub content_url: String,
@@ -223,8 +205,6 @@ impl Config {
                 ));
             }
         };
-        let retry_count = integer(map, "retry_count", 3, 0, 10)?;
-        let concurrent_downloads = integer(map, "concurrent_downloads", 100, 1, 1000)?;
         let api_url = origin_field(map, "api_url", "https://api.dropboxapi.com")?;
         let content_url = origin_field(map, "content_url", "https://content.dropboxapi.com")?;
         let notify_url = origin_field(map, "notify_url", "https://notify.dropboxapi.com")?;
@@ -246,8 +226,6 @@ impl Config {
         Ok(Config {
             path,
             app_key,
-            retry_count,
-            concurrent_downloads,
             api_url,
             content_url,
             notify_url,
@@ -316,37 +294,6 @@ fn text(map: &Map<String, Value>, name: &str) -> Result<Option<String>, Error> {
             "{name}: expected text, got {other}; quote the value"
         ))),
     }
-}
-
-fn integer(
-    map: &Map<String, Value>,
-    name: &str,
-    default: u32,
-    min: u32,
-    max: u32,
-) -> Result<u32, Error> {
-    let raw = match map.get(name) {
-        None | Some(Value::Null) => return Ok(default),
-        Some(Value::Number(n)) => n.as_i64(),
-        Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
-        Some(_) => None,
-    };
-    let shown = map.get(name).map(Value::to_string).unwrap_or_default();
-    match raw {
-        Some(v) if v >= i64::from(min) && v <= i64::from(max) => {
-            u32::try_from(v).map_err(|_| out_of_range(name, &shown, min, max))
-        }
-        Some(_) => Err(out_of_range(name, &shown, min, max)),
-        None => Err(Error::InvalidConfig(format!(
-            "{name}: {shown} is not a whole number; use a number from {min} to {max} (default {default})"
-        ))),
-    }
-}
-
-fn out_of_range(name: &str, shown: &str, min: u32, max: u32) -> Error {
-    Error::InvalidConfig(format!(
-        "{name}: {shown} is out of range; use a number from {min} to {max}"
-    ))
 }
 
 fn boolean(map: &Map<String, Value>, name: &str, default: bool) -> Result<bool, Error> {
@@ -498,8 +445,6 @@ mod tests {
     fn defaults_apply_when_fields_are_missing() {
         let c = cfg("").unwrap();
         assert_eq!(c.path, "");
-        assert_eq!(c.retry_count, 3);
-        assert_eq!(c.concurrent_downloads, 100);
         assert_eq!(c.api_url, "https://api.dropboxapi.com");
         assert_eq!(c.web_url, "https://www.dropbox.com");
         assert!(c.include_received_files);
@@ -568,19 +513,6 @@ mod tests {
             Err(Error::InvalidConfig(m)) => assert!(m.starts_with("app_key: required")),
             other => panic!("{other:?}"),
         }
-    }
-
-    #[test]
-    fn integer_ranges_are_enforced() {
-        assert_eq!(
-            invalid(r#""retry_count":11"#),
-            "retry_count: 11 is out of range; use a number from 0 to 10"
-        );
-        assert!(invalid(r#""concurrent_downloads":0"#).starts_with("concurrent_downloads: 0"));
-        assert!(invalid(r#""concurrent_downloads":1001"#).contains("1 to 1000"));
-        assert!(invalid(r#""retry_count":"x""#).contains("not a whole number"));
-        assert_eq!(cfg(r#""retry_count":0"#).unwrap().retry_count, 0);
-        assert_eq!(cfg(r#""retry_count":"5""#).unwrap().retry_count, 5);
     }
 
     #[test]

@@ -138,8 +138,15 @@ pub struct Document {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
     Upsert(Document),
-    Delete(String),
-    DeleteTree { field: String, value: String },
+    Delete {
+        scope: String,
+        id: String,
+    },
+    DeleteTree {
+        scope: String,
+        field: String,
+        value: String,
+    },
     BeginEnumeration(String),
     EndEnumeration(String),
 }
@@ -147,6 +154,7 @@ pub enum Change {
 /// A deleted path: the document there and everything below it go.
 pub fn delete_tree(path_lower: &str) -> Change {
     Change::DeleteTree {
+        scope: SCOPE_FILES.to_string(),
         field: "path_lower".to_string(),
         value: path_lower.to_string(),
     }
@@ -511,7 +519,7 @@ pub fn file_document_owned<T: Transport>(f: FileMetadata, client: &Client<'_, T>
                     path: &f.id,
                 },
             ),
-            file_name: export_file_name(&f.name, is_paper, cfg.export_format),
+            file_name: export_file_name(&f.name, cfg.export_format),
             size: None,
             content_key: f.rev.as_ref().map(|r| format!("rev:{r}")),
         }),
@@ -526,12 +534,12 @@ pub fn file_document_owned<T: Transport>(f: FileMetadata, client: &Client<'_, T>
 }
 
 /// The file name that makes the host pick the right extractor for exported bytes.
-fn export_file_name(name: &str, is_paper: bool, format: ExportFormat) -> String {
-    match (is_paper, format) {
-        // The host reads `.paper` as markdown text.
-        (true, ExportFormat::Markdown) => name.to_string(),
-        (_, ExportFormat::Markdown) => format!("{name}.md"),
-        (_, ExportFormat::Html) => format!("{name}.html"),
+/// The file name the host's extractor sees: the export's own type, so no host needs to know
+/// what a `.paper` file is.
+fn export_file_name(name: &str, format: ExportFormat) -> String {
+    match format {
+        ExportFormat::Markdown => format!("{name}.md"),
+        ExportFormat::Html => format!("{name}.html"),
     }
 }
 
@@ -768,7 +776,7 @@ mod tests {
         let arg: Value =
             serde_json::from_str(c.request.header("Dropbox-API-Arg").unwrap()).unwrap();
         assert_eq!(arg, json!({"path": "id:P", "export_format": "markdown"}));
-        assert_eq!(c.file_name, "Plan.paper");
+        assert_eq!(c.file_name, "Plan.paper.md");
         assert_eq!(c.size, None);
         assert_eq!(c.content_key.as_deref(), Some("rev:6049e811a4f7f35ba4193"));
     }
@@ -797,7 +805,7 @@ mod tests {
     fn html_export_gets_an_html_file_name() {
         let cfg = Config::parse(r#"{"app_key":"k","export_format":"html"}"#).unwrap();
         assert_eq!(
-            export_file_name("Plan.paper", true, cfg.export_format),
+            export_file_name("Plan.paper", cfg.export_format),
             "Plan.paper.html"
         );
     }

@@ -1,7 +1,7 @@
 //! Dropbox source component for tributary.
 //!
 //! All Dropbox logic lives in plain modules that compile and are tested natively; this file
-//! only converts between them and the WIT bindings (`tributary:source@0.1.0`).
+//! only converts between them and the WIT bindings (`tributary:source@0.2.0`).
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::panic))]
 
 pub mod account;
@@ -24,11 +24,11 @@ mod session_tests;
 #[allow(unsafe_code, clippy::all, missing_docs)]
 mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit/source@0.1.0",
+        path: "../../wit/source@0.2.0",
         world: "source-connector",
     });
 
-    // Exported symbols are named like `tributary:source/source@0.1.0#info`, which a native
+    // Exported symbols are named like `tributary:source/source@0.2.0#info`, which a native
     // linker version script rejects: export them only in the component build.
     #[cfg(target_arch = "wasm32")]
     use super::Component;
@@ -97,7 +97,7 @@ fn to_wit_request(req: Request) -> wit_types::Request {
             .map(|(name, value)| wit_types::Header { name, value })
             .collect(),
         body: req.body,
-        authorized: req.authorized,
+        authenticate: req.authorized,
         timeout_ms: req.timeout_ms,
     }
 }
@@ -128,7 +128,7 @@ fn to_wit_error(e: Error) -> wit::Error {
 
 fn to_wit_content(c: ContentRequest) -> wit::ContentRequest {
     wit::ContentRequest {
-        request: to_wit_request(c.request),
+        source: wit::ContentSource::Http(to_wit_request(c.request)),
         file_name: c.file_name,
         size: c.size,
         content_key: c.content_key,
@@ -147,10 +147,16 @@ fn to_wit_document(d: Document) -> wit::Document {
 fn to_wit_change(c: Change) -> wit::Change {
     match c {
         Change::Upsert(d) => wit::Change::Upsert(to_wit_document(d)),
-        Change::Delete(id) => wit::Change::Delete(id),
-        Change::DeleteTree { field, value } => {
-            wit::Change::DeleteTree(wit::TreeDelete { field, value })
-        }
+        Change::Delete { scope, id } => wit::Change::Delete(wit::DocumentRef { scope, id }),
+        Change::DeleteTree {
+            scope,
+            field,
+            value,
+        } => wit::Change::DeleteTree(wit::TreeDelete {
+            scope,
+            field,
+            value,
+        }),
         Change::BeginEnumeration(s) => wit::Change::BeginEnumeration(s),
         Change::EndEnumeration(s) => wit::Change::EndEnumeration(s),
     }
@@ -208,6 +214,8 @@ impl wit::Guest for Component {
                 })
                 .collect(),
             index_properties: mapping::index_properties().to_string(),
+            access_control_properties: None,
+            scopes: vec![],
         }
     }
 
@@ -216,15 +224,17 @@ impl wit::Guest for Component {
         let c = Config::parse(&config).map_err(to_wit_error)?;
         Ok(wit::Plan {
             hosts: c.hosts(),
-            oauth2: Some(wit::Oauth2 {
+            credential: Some(wit::Credential::Oauth2(wit::Oauth2 {
                 token_url: c.token_url(),
                 authorize_url: c.authorize_url(),
+                // Without it Dropbox issues a short-lived token and no refresh token.
+                authorize_params: vec![("token_access_type".into(), "offline".into())],
                 client_id_field: "app_key".into(),
                 client_secret_field: "app_secret".into(),
                 refresh_token_field: "refresh_token".into(),
                 scopes: SCOPES.iter().map(|s| s.to_string()).collect(),
                 token_hosts: c.token_hosts(),
-            }),
+            })),
         })
     }
 

@@ -152,11 +152,11 @@ impl<T: Transport> Session<T> {
                 self.listing_page(r, begin, true)?
             }
             Step::ListContinue { cursor } => {
-                let r = self.list("files/list_folder/continue", &json!({ "cursor": cursor }))?;
+                let r = self.list_continue(&cursor)?;
                 self.listing_page(r, Vec::new(), true)?
             }
             Step::Delta { cursor } => {
-                let r = self.list("files/list_folder/continue", &json!({ "cursor": cursor }))?;
+                let r = self.list_continue(&cursor)?;
                 self.listing_page(r, Vec::new(), false)?
             }
             Step::ReceivedStart { list_cursor } => {
@@ -226,6 +226,24 @@ impl<T: Transport> Session<T> {
         self.client()
             .rpc(route, Some(arg), RouteKind::Files)
             .map_err(|e| account::path_error(&self.config, e))
+    }
+
+    /// `list_folder/continue` from a stored cursor. Dropbox answers 400 to a cursor it cannot
+    /// read (corrupted or from another app): the checkpoint is unusable, start over.
+    fn list_continue(&self, cursor: &str) -> Result<ListFolderResult, Error> {
+        self.client()
+            .rpc(
+                "files/list_folder/continue",
+                Some(&json!({ "cursor": cursor })),
+                RouteKind::Files,
+            )
+            .map_err(|e| match e.api() {
+                Some(api) if api.status == 400 => Error::CheckpointMismatch(format!(
+                    "Dropbox refused the stored list_folder cursor (400: {}); run `tributary sync --full` to start over",
+                    api.text.chars().take(200).collect::<String>()
+                )),
+                _ => account::path_error(&self.config, e),
+            })
     }
 
     fn checkpoint(&self, phase: Phase, cursor: &str, received_cursor: Option<&str>) -> String {

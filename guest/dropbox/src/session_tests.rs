@@ -130,8 +130,8 @@ fn kinds(page: &Page) -> Vec<String> {
         .iter()
         .map(|c| match c {
             Change::Upsert(d) => format!("upsert {}", d.id),
-            Change::Delete(id) => format!("delete {id}"),
-            Change::DeleteTree { field, value } => format!("delete-tree {field}={value}"),
+            Change::Delete { id, .. } => format!("delete {id}"),
+            Change::DeleteTree { field, value, .. } => format!("delete-tree {field}={value}"),
             Change::BeginEnumeration(s) => format!("begin {s}"),
             Change::EndEnumeration(s) => format!("end {s}"),
         })

@@ -1,35 +1,85 @@
 //! The host side of the component's `http` import, also used for content downloads.
 //!
-//! Policy, in order: allow-list (fail-closed, redirects refused), shared pacer, bearer token
-//! for token hosts, then the response: 429 → hold the pacer for `Retry-After` and retry;
-//! 5xx or transport error → exponential backoff with jitter, `retry_count` times; 401 on an
-//! authorized request → refresh the token and retry once. Whatever survives is returned.
+//! Policy, in order: allow-list (fail-closed, redirects refused), shared pacer, the tenant's
+//! credential for its own hosts only, then the response: 429 → hold the pacer for
+//! `Retry-After` and retry; 5xx or transport error → exponential backoff with jitter,
+//! `retry_count` times; 401 on an OAuth2-authenticated request → refresh the token and retry
+//! once. Whatever survives is returned.
 use super::allowlist::AllowList;
-use super::oauth::{TokenSource, without_url};
-use super::pacer::Pacer;
+use super::credential::Authenticator;
+use super::oauth::{CredentialError, TokenSource, without_url};
+use super::pacer::{self, Pacer, RATE_LIMIT_RETRIES};
 use super::secret::Secret;
-use backon::BackoffBuilder;
 use bytes::{Bytes, BytesMut};
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use url::Url;
 
-/// 429s are retried this many times at most (each waits for the server's `Retry-After`).
-const RATE_LIMIT_RETRIES: u32 = 20;
-/// When a 429 carries no usable `Retry-After`.
-const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
-/// Never hold the whole run longer than this for a single 429.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
 
-#[derive(Debug, Clone)]
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+
+    fn reqwest(self) -> reqwest::Method {
+        match self {
+            Method::Get => reqwest::Method::GET,
+            Method::Head => reqwest::Method::HEAD,
+            Method::Post => reqwest::Method::POST,
+            Method::Put => reqwest::Method::PUT,
+            Method::Patch => reqwest::Method::PATCH,
+            Method::Delete => reqwest::Method::DELETE,
+        }
+    }
+}
+
+/// A request a component described (its own call, or a content download it asked for).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutboundRequest {
-    pub method: reqwest::Method,
+    pub method: Method,
     pub url: String,
+    #[serde(default)]
     pub headers: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<Vec<u8>>,
-    pub authorized: bool,
-    pub timeout: Option<Duration>,
+    /// Apply the tenant's credential (only for the credential's own hosts).
+    #[serde(default)]
+    pub authenticate: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u32>,
+}
+
+impl OutboundRequest {
+    /// A plain unauthenticated GET (tests, tools).
+    pub fn get(url: impl Into<String>) -> Self {
+        OutboundRequest {
+            method: Method::Get,
+            url: url.into(),
+            headers: vec![],
+            body: None,
+            authenticate: false,
+            timeout_ms: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -66,22 +116,13 @@ pub struct HttpStats {
 pub struct HttpService {
     client: reqwest::Client,
     allow: AllowList,
-    token_hosts: AllowList,
-    tokens: Option<Arc<TokenSource>>,
+    /// Where the credential may go.
+    credential_hosts: AllowList,
+    credential: Option<Authenticator>,
     pacer: Arc<Pacer>,
     retry_count: u32,
     default_timeout: Duration,
     pub stats: HttpStats,
-}
-
-/// Exponential backoff with jitter: 250 ms, 500 ms, 1 s, ... capped at 10 s.
-pub(crate) fn backoff_delays(times: u32) -> impl Iterator<Item = Duration> {
-    backon::ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(250))
-        .with_max_delay(Duration::from_secs(10))
-        .with_max_times(times as usize)
-        .with_jitter()
-        .build()
 }
 
 /// A reqwest client that never follows redirects (each hop would escape the allow-list).
@@ -105,16 +146,16 @@ impl HttpService {
     pub fn new(
         client: reqwest::Client,
         allow: AllowList,
-        token_hosts: AllowList,
-        tokens: Option<Arc<TokenSource>>,
+        credential_hosts: AllowList,
+        credential: Option<Authenticator>,
         pacer: Arc<Pacer>,
         retry_count: u32,
     ) -> Self {
         HttpService {
             client,
             allow,
-            token_hosts,
-            tokens,
+            credential_hosts,
+            credential,
             pacer,
             retry_count,
             default_timeout: Duration::from_secs(120),
@@ -126,8 +167,24 @@ impl HttpService {
         &self.pacer
     }
 
+    /// A service that denies every request (before the component's plan is known).
+    pub fn deny_all(client: reqwest::Client) -> Self {
+        HttpService::new(
+            client,
+            AllowList::default(),
+            AllowList::default(),
+            None,
+            Arc::new(Pacer::new()),
+            0,
+        )
+    }
+
+    /// The OAuth2 token source, when the credential is OAuth2.
     pub fn tokens(&self) -> Option<&TokenSource> {
-        self.tokens.as_deref()
+        match &self.credential {
+            Some(Authenticator::OAuth2(tokens)) => Some(tokens),
+            _ => None,
+        }
     }
 
     /// Send `req` under the run's policy; the body is read up to `max_bytes`.
@@ -141,26 +198,52 @@ impl HttpService {
         if !self.allow.allows(&url) {
             return Err(HttpError::Denied(origin_text(&url)));
         }
-        let bearer_allowed = req.authorized && self.token_hosts.allows(&url);
-        if req.authorized && !bearer_allowed {
-            return Err(HttpError::Denied(format!(
-                "{} (the credential may only be sent to its token hosts)",
-                origin_text(&url)
-            )));
+        if req.authenticate {
+            if self.credential.is_none() {
+                return Err(HttpError::Credential(
+                    "the component asked for an authenticated request but this tenant has no credential configured"
+                        .into(),
+                ));
+            }
+            if !self.credential_hosts.allows(&url) {
+                return Err(HttpError::Denied(format!(
+                    "{} (the credential may only be sent to its own hosts)",
+                    origin_text(&url)
+                )));
+            }
         }
-        let mut delays = backoff_delays(self.retry_count);
+        for (name, _) in &req.headers {
+            let owned = match &self.credential {
+                Some(credential) => credential.owns_header(name),
+                None => name.eq_ignore_ascii_case("authorization"),
+            };
+            if owned {
+                return Err(HttpError::InvalidRequest(format!(
+                    "components may not set the {name} header; set `authenticate` and the host adds the credential"
+                )));
+            }
+        }
+        let bearer_allowed = req.authenticate && self.tokens().is_some();
+        let mut delays = crate::retry::counted(self.retry_count);
         let mut rate_limit_retries = 0;
         let mut refreshed = false;
         let mut token = None;
         loop {
-            self.pacer.ready().await;
+            // The token first: its grant goes through the pacer too, and must not wait for a
+            // place in the window this request would already hold.
             if bearer_allowed && token.is_none() {
                 token = Some(self.bearer().await?);
             }
+            let admission = self.pacer.admit().await;
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
             match self.attempt(req, &url, token.as_ref(), max_bytes).await? {
-                Attempt::Done(response) => return Ok(response),
+                Attempt::Done(response) => {
+                    admission.passed();
+                    return Ok(response);
+                }
                 Attempt::RateLimited(wait) => {
+                    self.pacer.hold(wait);
+                    drop(admission);
                     self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
                     rate_limit_retries += 1;
                     if rate_limit_retries > RATE_LIMIT_RETRIES {
@@ -172,49 +255,42 @@ impl HttpService {
                         wait_ms = wait.as_millis() as u64,
                         "429: holding every request of this run"
                     );
-                    self.pacer.hold(wait).await;
                 }
                 Attempt::Unauthorized(response, used) => {
-                    if refreshed || self.tokens.is_none() || !bearer_allowed {
+                    admission.passed();
+                    let Some(tokens) = self.tokens().filter(|_| !refreshed && bearer_allowed)
+                    else {
                         return Ok(response);
-                    }
+                    };
                     refreshed = true;
-                    let tokens = self
-                        .tokens
-                        .as_ref()
-                        .ok_or_else(|| HttpError::Credential("no token source".into()))?;
                     token = Some(
                         tokens
                             .refresh_after_rejection(&used)
                             .await
-                            .map_err(|e| HttpError::Credential(e.to_string()))?,
+                            .map_err(credential_failure)?,
                     );
                 }
-                Attempt::Retryable(reason) => match delays.next() {
-                    Some(delay) => {
-                        self.stats.retries.fetch_add(1, Ordering::Relaxed);
-                        tracing::debug!(%reason, delay_ms = delay.as_millis() as u64, "retrying");
-                        tokio::time::sleep(delay).await;
-                    }
-                    None => {
+                Attempt::Retryable(reason) => {
+                    drop(admission);
+                    let Some(delay) = delays.next() else {
                         return Err(HttpError::Transport(format!(
                             "{reason} (gave up after {} retries)",
                             self.retry_count
                         )));
-                    }
-                },
+                    };
+                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(%reason, delay_ms = delay.as_millis() as u64, "retrying");
+                    tokio::time::sleep(delay).await;
+                }
             }
         }
     }
 
     async fn bearer(&self) -> Result<Secret, HttpError> {
-        match &self.tokens {
-            Some(tokens) => tokens
-                .token()
-                .await
-                .map_err(|e| HttpError::Credential(e.to_string())),
+        match self.tokens() {
+            Some(tokens) => tokens.token().await.map_err(credential_failure),
             None => Err(HttpError::Credential(
-                "the component asked for an authorized request but no OAuth2 credentials are configured"
+                "the component asked for an OAuth2 request but no OAuth2 credentials are configured"
                     .into(),
             )),
         }
@@ -227,20 +303,50 @@ impl HttpService {
         token: Option<&Secret>,
         max_bytes: u64,
     ) -> Result<Attempt, HttpError> {
+        let timeout = req
+            .timeout_ms
+            .map(|ms| Duration::from_millis(ms.into()))
+            .unwrap_or(self.default_timeout);
         let mut builder = self
             .client
-            .request(req.method.clone(), url.clone())
-            .timeout(req.timeout.unwrap_or(self.default_timeout));
+            .request(req.method.reqwest(), url.clone())
+            .timeout(timeout);
         for (name, value) in &req.headers {
-            if name.eq_ignore_ascii_case("authorization") {
-                return Err(HttpError::InvalidRequest(
-                    "components may not set Authorization; set `authorized` instead".into(),
-                ));
-            }
             builder = builder.header(name.as_str(), value.as_str());
         }
         if let Some(token) = token {
             builder = builder.bearer_auth(token.expose());
+        }
+        if req.authenticate {
+            match &self.credential {
+                Some(Authenticator::SigV4(keys)) => {
+                    let mut signed_headers = req.headers.clone();
+                    signed_headers.push(("host".into(), host_header(url)));
+                    let signature = keys
+                        .sign(
+                            req.method.as_str(),
+                            url.as_str(),
+                            &signed_headers,
+                            req.body.as_deref().unwrap_or_default(),
+                        )
+                        .map_err(HttpError::InvalidRequest)?;
+                    for (name, value) in signature {
+                        builder = builder.header(name, value);
+                    }
+                }
+                Some(Authenticator::Header {
+                    header,
+                    prefix,
+                    value,
+                }) => {
+                    builder =
+                        builder.header(header.as_str(), format!("{prefix}{}", value.expose()));
+                }
+                Some(Authenticator::Basic { username, password }) => {
+                    builder = builder.basic_auth(username, Some(password.expose()));
+                }
+                Some(Authenticator::OAuth2(_)) | None => {}
+            }
         }
         if let Some(body) = &req.body {
             builder = builder.body(body.clone());
@@ -264,8 +370,7 @@ impl HttpService {
             })
             .collect();
         if status == 429 {
-            let wait = retry_after(&headers).unwrap_or(DEFAULT_RETRY_AFTER);
-            return Ok(Attempt::RateLimited(wait.min(MAX_RETRY_AFTER)));
+            return Ok(Attempt::RateLimited(pacer::retry_after(&headers)));
         }
         if status >= 500 {
             return Ok(Attempt::Retryable(format!("HTTP {status}")));
@@ -305,6 +410,15 @@ impl HttpService {
     }
 }
 
+/// The `Host` header reqwest will send: the port only when it is not the scheme's default.
+fn host_header(url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    }
+}
+
 fn origin_text(url: &Url) -> String {
     format!(
         "{}://{}{}",
@@ -314,34 +428,11 @@ fn origin_text(url: &Url) -> String {
     )
 }
 
-/// `Retry-After` in seconds (the HTTP-date form is treated as absent).
-fn retry_after(headers: &[(String, String)]) -> Option<Duration> {
-    headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
-        .and_then(|(_, v)| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_after_reads_seconds_and_ignores_garbage() {
-        let h = |v: &str| vec![("Retry-After".to_string(), v.to_string())];
-        assert_eq!(retry_after(&h("3")), Some(Duration::from_secs(3)));
-        assert_eq!(retry_after(&h(" 0.5 ")), Some(Duration::from_millis(500)));
-        assert_eq!(retry_after(&h("Wed, 21 Oct 2015 07:28:00 GMT")), None);
-        assert_eq!(retry_after(&h("-1")), None);
-        assert_eq!(retry_after(&[]), None);
-    }
-
-    #[test]
-    fn backoff_grows_and_stops_after_the_retry_count() {
-        let delays: Vec<_> = backoff_delays(3).collect();
-        assert_eq!(delays.len(), 3);
-        assert!(delays.iter().all(|d| *d <= Duration::from_secs(20)));
+/// A failed grant as the component sees it: rejected credentials are a credential error; a
+/// token endpoint that is down or busy is a transport failure (worth a later retry).
+fn credential_failure(e: CredentialError) -> HttpError {
+    match e {
+        CredentialError::Endpoint { .. } => HttpError::Transport(e.to_string()),
+        rejected => HttpError::Credential(rejected.to_string()),
     }
 }

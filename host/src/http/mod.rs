@@ -2,12 +2,14 @@
 //! retries with backoff, and one `Retry-After` pacer shared by the whole run.
 pub mod allowlist;
 pub mod client;
+pub mod credential;
 pub mod oauth;
 pub mod pacer;
 pub mod secret;
 
 pub use allowlist::{AllowList, Origin};
-pub use client::{HttpError, HttpService, HttpStats, InboundResponse, OutboundRequest};
+pub use client::{HttpError, HttpService, HttpStats, InboundResponse, Method, OutboundRequest};
+pub use credential::{Authenticator, SigV4Keys};
 pub use oauth::{CredentialError, TokenSource};
 pub use pacer::Pacer;
 pub use secret::Secret;

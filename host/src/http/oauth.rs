@@ -1,6 +1,8 @@
 //! The OAuth2 refresh-token grant, run by the host so the component never holds the client
 //! secret or the refresh token. Tokens are refreshed before expiry and after a 401.
+use super::pacer::{self, Pacer, RATE_LIMIT_RETRIES};
 use super::secret::Secret;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
@@ -35,6 +37,8 @@ pub struct TokenSource {
     client_secret: Option<Secret>,
     refresh_token: Secret,
     retry_count: u32,
+    /// The run's pacer: a 429 from the token endpoint holds every request, as any 429 does.
+    pacer: Arc<Pacer>,
     current: Mutex<Option<AccessToken>>,
     refreshes: std::sync::atomic::AtomicU64,
 }
@@ -61,6 +65,7 @@ impl TokenSource {
         client_secret: Option<Secret>,
         refresh_token: Secret,
         retry_count: u32,
+        pacer: Arc<Pacer>,
     ) -> Self {
         TokenSource {
             client,
@@ -69,6 +74,7 @@ impl TokenSource {
             client_secret,
             refresh_token,
             retry_count,
+            pacer,
             current: Mutex::new(None),
             refreshes: Default::default(),
         }
@@ -118,13 +124,41 @@ impl TokenSource {
         if let Some(secret) = &self.client_secret {
             form.push(("client_secret", secret.expose().to_string()));
         }
-        let mut delays = super::client::backoff_delays(self.retry_count);
+        let mut delays = crate::retry::counted(self.retry_count);
+        let mut rate_limited = 0;
         loop {
+            let admission = self.pacer.admit().await;
             let result = self.client.post(&self.token_url).form(&form).send().await;
             let retry_reason = match result {
                 Ok(response) => {
                     let status = response.status();
+                    let headers: Vec<(String, String)> = response
+                        .headers()
+                        .iter()
+                        .map(|(k, v)| {
+                            (
+                                k.as_str().to_string(),
+                                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                            )
+                        })
+                        .collect();
                     let body = response.bytes().await.unwrap_or_default();
+                    if status.as_u16() == 429 {
+                        self.pacer.hold(pacer::retry_after(&headers));
+                        drop(admission);
+                        rate_limited += 1;
+                        if rate_limited > RATE_LIMIT_RETRIES {
+                            return Err(CredentialError::Endpoint {
+                                url: self.token_url.clone(),
+                                reason: format!(
+                                    "still rate limited (429) after {RATE_LIMIT_RETRIES} waits"
+                                ),
+                            });
+                        }
+                        // The hold is the wait: no backoff on top, no retry spent.
+                        continue;
+                    }
+                    admission.passed();
                     if status.is_success() {
                         let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
                             CredentialError::Endpoint {
@@ -145,14 +179,20 @@ impl TokenSource {
                     }
                     format!("HTTP {status}")
                 }
-                Err(e) => format!("transport error: {}", without_url(&e)),
+                Err(e) => {
+                    drop(admission);
+                    format!("transport error: {}", without_url(&e))
+                }
             };
             match delays.next() {
                 Some(delay) => tokio::time::sleep(delay).await,
                 None => {
                     return Err(CredentialError::Endpoint {
                         url: self.token_url.clone(),
-                        reason: retry_reason,
+                        reason: format!(
+                            "{retry_reason} (gave up after {} retries)",
+                            self.retry_count
+                        ),
                     });
                 }
             }

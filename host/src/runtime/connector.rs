@@ -1,9 +1,11 @@
-//! One instantiated component in its own `Store`: typed, time-limited calls into it.
-use super::WasmContext;
-use super::bindings::{SourceConnector, guest};
-use super::engine::{EPOCH_TICK, LoadedComponent, Runtime, SandboxLimits};
-use super::host_state::HostState;
+//! One instantiated component in its own `Store`: typed, time-limited calls into it, whatever
+//! WIT version it was built against (one dispatcher over the supported versions; each
+//! version's module converts its generated types into the host's own).
+use super::engine::{ComponentPre, EPOCH_TICK, LoadedComponent, Runtime, SandboxLimits};
+use super::host_state::{Grant, HostState};
+use super::{WasmContext, v0_1, v0_2};
 use crate::http::HttpService;
+use crate::source::{ConnectorInfo, GuestError, Page, Plan, WaitResult, WitVersion};
 use anyhow::anyhow;
 use std::future::Future;
 use std::sync::Arc;
@@ -11,34 +13,90 @@ use std::time::Duration;
 use wasmtime::component::ResourceAny;
 use wasmtime::{Store, StoreLimitsBuilder, UpdateDeadline};
 
-pub use guest::{Change, ConfigField, ConnectorInfo, Document, FieldKind, Page, Plan, WaitResult};
-
-/// A recoverable error reported by the component (a WIT `error` value, not a trap).
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum GuestError {
-    #[error("invalid configuration: {0}")]
-    InvalidConfig(String),
-    #[error("unauthorized: {0}")]
-    Unauthorized(String),
-    #[error("checkpoint expired: {0}")]
-    CheckpointExpired(String),
-    #[error("checkpoint does not belong to this configuration: {0}")]
-    CheckpointMismatch(String),
-    #[error("transient failure: {0}")]
-    Transient(String),
-    #[error("permanent failure: {0}")]
-    Permanent(String),
+/// The instance's exports, per WIT version.
+enum Instance {
+    V0_1(v0_1::SourceConnector),
+    V0_2(v0_2::SourceConnector),
 }
 
-impl From<guest::Error> for GuestError {
-    fn from(e: guest::Error) -> Self {
-        match e {
-            guest::Error::InvalidConfig(m) => GuestError::InvalidConfig(m),
-            guest::Error::Unauthorized(m) => GuestError::Unauthorized(m),
-            guest::Error::CheckpointExpired(m) => GuestError::CheckpointExpired(m),
-            guest::Error::CheckpointMismatch(m) => GuestError::CheckpointMismatch(m),
-            guest::Error::Transient(m) => GuestError::Transient(m),
-            guest::Error::Permanent(m) => GuestError::Permanent(m),
+type Guest<T> = Result<T, GuestError>;
+
+/// One call per export, dispatched to the instance's WIT version.
+impl Instance {
+    fn info<'a>(&'a self, s: &'a mut Store<HostState>) -> BoxedCall<'a, ConnectorInfo> {
+        match self {
+            Instance::V0_1(b) => Box::pin(v0_1::info(b, s)),
+            Instance::V0_2(b) => Box::pin(v0_2::info(b, s)),
+        }
+    }
+
+    fn configure<'a>(
+        &'a self,
+        s: &'a mut Store<HostState>,
+        config: String,
+    ) -> BoxedCall<'a, Guest<Plan>> {
+        match self {
+            Instance::V0_1(b) => Box::pin(v0_1::configure(b, s, config)),
+            Instance::V0_2(b) => Box::pin(v0_2::configure(b, s, config)),
+        }
+    }
+
+    fn check<'a>(
+        &'a self,
+        s: &'a mut Store<HostState>,
+        config: String,
+    ) -> BoxedCall<'a, Guest<String>> {
+        match self {
+            Instance::V0_1(b) => Box::pin(v0_1::check(b, s, config)),
+            Instance::V0_2(b) => Box::pin(v0_2::check(b, s, config)),
+        }
+    }
+
+    fn wait_for_changes<'a>(
+        &'a self,
+        s: &'a mut Store<HostState>,
+        config: String,
+        checkpoint: String,
+        timeout_secs: u32,
+    ) -> BoxedCall<'a, Guest<WaitResult>> {
+        match self {
+            Instance::V0_1(b) => Box::pin(v0_1::wait_for_changes(
+                b,
+                s,
+                config,
+                checkpoint,
+                timeout_secs,
+            )),
+            Instance::V0_2(b) => Box::pin(v0_2::wait_for_changes(
+                b,
+                s,
+                config,
+                checkpoint,
+                timeout_secs,
+            )),
+        }
+    }
+
+    fn start<'a>(
+        &'a self,
+        s: &'a mut Store<HostState>,
+        config: String,
+        checkpoint: Option<String>,
+    ) -> BoxedCall<'a, Guest<ResourceAny>> {
+        match self {
+            Instance::V0_1(b) => Box::pin(v0_1::start(b, s, config, checkpoint)),
+            Instance::V0_2(b) => Box::pin(v0_2::start(b, s, config, checkpoint)),
+        }
+    }
+
+    fn next_page<'a>(
+        &'a self,
+        s: &'a mut Store<HostState>,
+        session: ResourceAny,
+    ) -> BoxedCall<'a, Guest<Page>> {
+        match self {
+            Instance::V0_1(b) => Box::pin(v0_1::next_page(b, s, session)),
+            Instance::V0_2(b) => Box::pin(v0_2::next_page(b, s, session)),
         }
     }
 }
@@ -46,7 +104,7 @@ impl From<guest::Error> for GuestError {
 /// An instance of a source component, owned by one run.
 pub struct Connector {
     store: Store<HostState>,
-    bindings: SourceConnector,
+    instance: Instance,
     limits: SandboxLimits,
     name: String,
 }
@@ -56,6 +114,8 @@ pub struct Session {
     handle: ResourceAny,
 }
 
+type BoxedCall<'a, T> = std::pin::Pin<Box<dyn Future<Output = wasmtime::Result<T>> + Send + 'a>>;
+
 impl Connector {
     pub async fn instantiate(
         runtime: &Runtime,
@@ -63,6 +123,7 @@ impl Connector {
         http: Arc<HttpService>,
         limits: SandboxLimits,
         tenant: &str,
+        grants: &[Grant],
     ) -> anyhow::Result<Connector> {
         let store_limits = StoreLimitsBuilder::new()
             .memory_size(limits.memory_bytes)
@@ -74,7 +135,8 @@ impl Connector {
             store_limits,
             limits.max_response_bytes,
             tenant.to_string(),
-        );
+            grants,
+        )?;
         state.cpu_ticks_left = limits
             .cpu_time
             .map(|cpu| (cpu.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64);
@@ -94,14 +156,22 @@ impl Connector {
                 Box::pin(tokio::task::yield_now()),
             ))
         });
-        let bindings = component
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .with_wasm_context(|| format!("instantiating {}", component.path.display()))?;
+        let context = || format!("instantiating {}", component.path.display());
+        let instance = match &component.pre {
+            ComponentPre::V0_1(pre) => Instance::V0_1(
+                pre.instantiate_async(&mut store)
+                    .await
+                    .with_wasm_context(context)?,
+            ),
+            ComponentPre::V0_2(pre) => Instance::V0_2(
+                pre.instantiate_async(&mut store)
+                    .await
+                    .with_wasm_context(context)?,
+            ),
+        };
         Ok(Connector {
             store,
-            bindings,
+            instance,
             limits,
             name: component
                 .path
@@ -109,6 +179,14 @@ impl Connector {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
         })
+    }
+
+    /// The WIT version of this instance.
+    pub fn api(&self) -> WitVersion {
+        match self.instance {
+            Instance::V0_1(_) => WitVersion::V0_1,
+            Instance::V0_2(_) => WitVersion::V0_2,
+        }
     }
 
     /// Swap the HTTP policy once the plan is known.
@@ -119,39 +197,33 @@ impl Connector {
     pub async fn info(&mut self) -> anyhow::Result<ConnectorInfo> {
         let timeout = self.limits.call_timeout;
         let Connector {
-            store, bindings, ..
+            store, instance, ..
         } = self;
-        let api = bindings.tributary_source_source();
-        let result = guarded(store, timeout, "info", |s| Box::pin(api.call_info(s))).await;
+        let result = guarded(store, timeout, "info", |s| instance.info(s)).await;
         self.explain(result)
     }
 
     pub async fn configure(&mut self, config: &str) -> anyhow::Result<Result<Plan, GuestError>> {
         let timeout = self.limits.call_timeout;
         let Connector {
-            store, bindings, ..
+            store, instance, ..
         } = self;
-        let api = bindings.tributary_source_source();
         let config = config.to_string();
         let result = guarded(store, timeout, "configure", |s| {
-            Box::pin(async move { api.call_configure(s, &config).await })
+            instance.configure(s, config)
         })
         .await;
-        Ok(self.explain(result)?.map_err(GuestError::from))
+        self.explain(result)
     }
 
     pub async fn check(&mut self, config: &str) -> anyhow::Result<Result<String, GuestError>> {
         let timeout = self.limits.call_timeout;
         let Connector {
-            store, bindings, ..
+            store, instance, ..
         } = self;
-        let api = bindings.tributary_source_source();
         let config = config.to_string();
-        let result = guarded(store, timeout, "check", |s| {
-            Box::pin(async move { api.call_check(s, &config).await })
-        })
-        .await;
-        Ok(self.explain(result)?.map_err(GuestError::from))
+        let result = guarded(store, timeout, "check", |s| instance.check(s, config)).await;
+        self.explain(result)
     }
 
     pub async fn wait_for_changes(
@@ -162,18 +234,14 @@ impl Connector {
     ) -> anyhow::Result<Result<WaitResult, GuestError>> {
         let timeout = Duration::from_secs(u64::from(timeout_secs) + 180);
         let Connector {
-            store, bindings, ..
+            store, instance, ..
         } = self;
-        let api = bindings.tributary_source_source();
         let (config, checkpoint) = (config.to_string(), checkpoint.to_string());
         let result = guarded(store, timeout, "wait-for-changes", |s| {
-            Box::pin(async move {
-                api.call_wait_for_changes(s, &config, &checkpoint, timeout_secs)
-                    .await
-            })
+            instance.wait_for_changes(s, config, checkpoint, timeout_secs)
         })
         .await;
-        Ok(self.explain(result)?.map_err(GuestError::from))
+        self.explain(result)
     }
 
     pub async fn start(
@@ -183,21 +251,15 @@ impl Connector {
     ) -> anyhow::Result<Result<Session, GuestError>> {
         let timeout = self.limits.call_timeout;
         let Connector {
-            store, bindings, ..
+            store, instance, ..
         } = self;
-        let api = bindings.tributary_source_source();
-        let params = guest::StartParams {
-            config: config.to_string(),
-            checkpoint: checkpoint.map(str::to_string),
-        };
+        let config = config.to_string();
+        let checkpoint = checkpoint.map(str::to_string);
         let result = guarded(store, timeout, "sync-session.start", |s| {
-            Box::pin(async move { api.sync_session().call_start(s, &params).await })
+            instance.start(s, config, checkpoint)
         })
         .await;
-        Ok(self
-            .explain(result)?
-            .map(|handle| Session { handle })
-            .map_err(GuestError::from))
+        Ok(self.explain(result)?.map(|handle| Session { handle }))
     }
 
     pub async fn next_page(
@@ -206,15 +268,14 @@ impl Connector {
     ) -> anyhow::Result<Result<Page, GuestError>> {
         let timeout = self.limits.call_timeout;
         let Connector {
-            store, bindings, ..
+            store, instance, ..
         } = self;
-        let api = bindings.tributary_source_source();
         let handle = session.handle;
         let result = guarded(store, timeout, "sync-session.next-page", |s| {
-            Box::pin(async move { api.sync_session().call_next_page(s, handle).await })
+            instance.next_page(s, handle)
         })
         .await;
-        Ok(self.explain(result)?.map_err(GuestError::from))
+        self.explain(result)
     }
 
     /// Release a session's resource in the store.
@@ -241,8 +302,6 @@ impl Connector {
         })
     }
 }
-
-type BoxedCall<'a, T> = std::pin::Pin<Box<dyn Future<Output = wasmtime::Result<T>> + Send + 'a>>;
 
 /// Run one guest call under the wall-clock limit and translate traps and timeouts.
 async fn guarded<'a, T>(

@@ -1,8 +1,10 @@
 //! The process-wide engine, the epoch ticker and the compiled-component cache.
 use super::WasmContext;
-use super::bindings::SourceConnectorPre;
 use super::host_state::HostState;
+use super::{v0_1, v0_2};
+use crate::source::WitVersion;
 use anyhow::Context;
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use wasmtime::component::{Component, Linker};
@@ -72,11 +74,10 @@ impl Runtime {
             .context("starting the epoch ticker")?;
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).wasm_context("linking WASI")?;
-        super::bindings::SourceConnector::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
-            &mut linker,
-            |state| state,
-        )
-        .wasm_context("linking the tributary:source imports")?;
+        v0_1::add_to_linker(&mut linker)
+            .wasm_context("linking the tributary:source@0.1 imports")?;
+        v0_2::add_to_linker(&mut linker)
+            .wasm_context("linking the tributary:source@0.2 imports")?;
         Ok(Runtime {
             engine,
             linker: std::sync::Arc::new(linker),
@@ -87,36 +88,120 @@ impl Runtime {
         &self.engine
     }
 
-    /// Compile (or load from the cache) a component and type-check it against our world.
-    pub async fn load(&self, path: &Path) -> anyhow::Result<LoadedComponent> {
+    /// Compile (or load from the cache) a component, find which `tributary:source` version it
+    /// exports, and type-check it against that version's world.
+    pub async fn load(&self, path: &Path) -> Result<LoadedComponent, LoadError> {
         let bytes = tokio::fs::read(path)
             .await
-            .with_context(|| format!("reading component {}", path.display()))?;
+            .map_err(|e| LoadError::Unreadable {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+        let digest = hex::encode(Sha256::digest(&bytes));
         let engine = self.engine.clone();
         let component = tokio::task::spawn_blocking(move || Component::new(&engine, &bytes))
             .await
-            .context("compiling the component")?
-            .with_wasm_context(|| format!("{} is not a valid component", path.display()))?;
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .with_wasm_context(|| format!("{} does not fit this host's imports", path.display()))?;
-        let pre = SourceConnectorPre::new(pre).with_wasm_context(|| {
-            format!(
-                "{} does not export tributary:source/source@0.1.x",
-                path.display()
-            )
+            .map_err(|e| LoadError::Other(anyhow::anyhow!("compiling the component: {e}")))?
+            .map_err(|e| LoadError::NotAComponent {
+                path: path.to_path_buf(),
+                reason: format!("{:#}", anyhow::Error::from(e)),
+            })?;
+        let api = exported_version(&self.engine, &component).map_err(|reason| {
+            LoadError::Unsupported {
+                path: path.to_path_buf(),
+                reason,
+            }
         })?;
+        let misfit = |e: wasmtime::Error| LoadError::Unsupported {
+            path: path.to_path_buf(),
+            reason: format!(
+                "it does not fit this host's tributary:source@{api} world: {:#}",
+                anyhow::Error::from(e)
+            ),
+        };
+        let linked = self.linker.instantiate_pre(&component).map_err(misfit)?;
+        let pre = match api {
+            WitVersion::V0_1 => {
+                ComponentPre::V0_1(v0_1::SourceConnectorPre::new(linked).map_err(misfit)?)
+            }
+            WitVersion::V0_2 => {
+                ComponentPre::V0_2(v0_2::SourceConnectorPre::new(linked).map_err(misfit)?)
+            }
+        };
         Ok(LoadedComponent {
             pre,
             path: path.to_path_buf(),
+            api,
+            digest,
         })
     }
+}
+
+/// The `tributary:source` version a component exports, if this host supports it.
+fn exported_version(engine: &Engine, component: &Component) -> Result<WitVersion, String> {
+    const PREFIX: &str = "tributary:source/source@";
+    let supported = || {
+        WitVersion::SUPPORTED
+            .iter()
+            .map(|v| format!("{v}.x"))
+            .collect::<Vec<_>>()
+            .join(" and ")
+    };
+    let exports: Vec<String> = component
+        .component_type()
+        .exports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let Some(version) = exports.iter().find_map(|name| name.strip_prefix(PREFIX)) else {
+        return Err(format!(
+            "it is not a tributary source component: it exports {} but not {PREFIX}<version>",
+            if exports.is_empty() {
+                "nothing".to_string()
+            } else {
+                exports.join(", ")
+            }
+        ));
+    };
+    let mut parts = version.split('.');
+    let major_minor = (parts.next(), parts.next());
+    match major_minor {
+        (Some("0"), Some("1")) => Ok(WitVersion::V0_1),
+        (Some("0"), Some("2")) => Ok(WitVersion::V0_2),
+        _ => Err(format!(
+            "it was built against tributary:source@{version}; this runner supports {}. \
+             Rebuild the component against a supported version, or upgrade tributary",
+            supported()
+        )),
+    }
+}
+
+/// Why a component could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read the component {}: {reason}", path.display())]
+    Unreadable { path: PathBuf, reason: String },
+    #[error("{} is not a WebAssembly component: {reason}", path.display())]
+    NotAComponent { path: PathBuf, reason: String },
+    #[error("{} cannot run here: {reason}", path.display())]
+    Unsupported { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// A component's pre-instantiated form, per WIT version.
+#[derive(Clone)]
+pub(crate) enum ComponentPre {
+    V0_1(v0_1::SourceConnectorPre<HostState>),
+    V0_2(v0_2::SourceConnectorPre<HostState>),
 }
 
 /// A compiled, linked component, ready to instantiate once per run.
 #[derive(Clone)]
 pub struct LoadedComponent {
-    pub(crate) pre: SourceConnectorPre<HostState>,
+    pub(crate) pre: ComponentPre,
     pub path: PathBuf,
+    /// The WIT version it was built against.
+    pub api: WitVersion,
+    /// SHA-256 of the component's bytes.
+    pub digest: String,
 }

@@ -1,15 +1,31 @@
-//! What one run's `Store` holds, and the host side of the component's imports.
-use super::bindings::{http, logging, types};
-use crate::http::{HttpError, HttpService, OutboundRequest};
+//! What one run's `Store` holds, and the version-independent host side of the component's
+//! imports (each WIT version's module adapts its generated traits to these).
+use crate::http::{HttpError, HttpService, InboundResponse, OutboundRequest};
+use futures::StreamExt;
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
 /// How much of the component's stderr (panic messages) we keep.
 const STDERR_CAPTURE_BYTES: usize = 64 << 10;
+/// At most this many requests in one `send-many` call.
+pub const MAX_SEND_MANY: usize = 1000;
+/// Requests of one `send-many` call in flight at once.
+const SEND_MANY_CONCURRENCY: usize = 16;
+/// One log line of a component is cut to this many characters.
+const MAX_LOG_CHARS: usize = 2000;
+
+/// A directory the tenant grants to the component, read-only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// Where it is on this machine.
+    pub host_path: PathBuf,
+    /// Where the component sees it.
+    pub guest_path: String,
+}
 
 pub struct HostState {
     wasi: WasiCtx,
@@ -29,18 +45,31 @@ impl HostState {
         limits: StoreLimits,
         max_response_bytes: u64,
         tenant: String,
-    ) -> Self {
+        grants: &[Grant],
+    ) -> anyhow::Result<Self> {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_BYTES);
-        // No preopens, no env, no args, no sockets: the `http` import is the only way out.
-        let wasi = WasiCtx::builder()
+        // No env, no args, no sockets: the `http` import is the only way out. The file system
+        // is the granted directories only, read-only.
+        let mut builder = WasiCtx::builder();
+        builder
             .stderr(stderr.clone())
             .allow_tcp(false)
             .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
+            .allow_ip_name_lookup(false);
+        for grant in grants {
+            builder
+                .preopened_dir(&grant.host_path, &grant.guest_path, FsPerms::ReadOnly)
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot grant {} to the component: {e}",
+                        grant.host_path.display()
+                    )
+                })?;
+        }
+        let wasi = builder.build();
         let mut table = ResourceTable::new();
         table.set_max_capacity(1024);
-        HostState {
+        Ok(HostState {
             wasi,
             table,
             limits,
@@ -49,7 +78,7 @@ impl HostState {
             max_response_bytes,
             tenant,
             cpu_ticks_left: None,
-        }
+        })
     }
 
     /// Replace the HTTP policy (after `configure` told us the hosts and credentials).
@@ -63,6 +92,61 @@ impl HostState {
             .trim()
             .to_string()
     }
+
+    /// One request from the component, under the tenant's policy.
+    pub(crate) async fn send_outbound(
+        &mut self,
+        request: OutboundRequest,
+    ) -> Result<InboundResponse, HttpError> {
+        let result = self.http.send(&request, self.max_response_bytes).await;
+        if let Err(HttpError::Denied(m)) = &result {
+            tracing::warn!(tenant = %self.tenant, "component request denied: {m}");
+        }
+        result
+    }
+
+    /// Independent requests, run concurrently; answers in request order.
+    pub(crate) async fn send_many_outbound(
+        &mut self,
+        requests: Vec<OutboundRequest>,
+    ) -> Vec<Result<InboundResponse, HttpError>> {
+        if requests.len() > MAX_SEND_MANY {
+            let refusal = HttpError::InvalidRequest(format!(
+                "send-many takes at most {MAX_SEND_MANY} requests, got {}",
+                requests.len()
+            ));
+            return requests.iter().map(|_| Err(refusal.clone())).collect();
+        }
+        let (http, max) = (self.http.clone(), self.max_response_bytes);
+        let tenant = self.tenant.clone();
+        futures::stream::iter(requests)
+            .map(|request| {
+                let (http, tenant) = (http.clone(), tenant.clone());
+                async move {
+                    let result = http.send(&request, max).await;
+                    if let Err(HttpError::Denied(m)) = &result {
+                        tracing::warn!(%tenant, "component request denied: {m}");
+                    }
+                    result
+                }
+            })
+            .buffered(SEND_MANY_CONCURRENCY)
+            .collect()
+            .await
+    }
+
+    /// A log line from the component (untrusted: its length is capped).
+    pub(crate) fn log_line(&self, level: tracing::Level, message: &str) {
+        let message: String = message.chars().take(MAX_LOG_CHARS).collect();
+        let tenant = &self.tenant;
+        match level {
+            tracing::Level::TRACE => tracing::trace!(%tenant, "component: {message}"),
+            tracing::Level::DEBUG => tracing::debug!(%tenant, "component: {message}"),
+            tracing::Level::INFO => tracing::info!(%tenant, "component: {message}"),
+            tracing::Level::WARN => tracing::warn!(%tenant, "component: {message}"),
+            _ => tracing::error!(%tenant, "component: {message}"),
+        }
+    }
 }
 
 impl WasiView for HostState {
@@ -71,71 +155,5 @@ impl WasiView for HostState {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
-    }
-}
-
-impl types::Host for HostState {}
-
-pub(crate) fn outbound(req: types::Request) -> OutboundRequest {
-    let method = match req.method {
-        types::Method::Get => reqwest::Method::GET,
-        types::Method::Head => reqwest::Method::HEAD,
-        types::Method::Post => reqwest::Method::POST,
-        types::Method::Put => reqwest::Method::PUT,
-        types::Method::Patch => reqwest::Method::PATCH,
-        types::Method::Delete => reqwest::Method::DELETE,
-    };
-    OutboundRequest {
-        method,
-        url: req.url,
-        headers: req.headers.into_iter().map(|h| (h.name, h.value)).collect(),
-        body: req.body,
-        authorized: req.authorized,
-        timeout: req.timeout_ms.map(|ms| Duration::from_millis(ms.into())),
-    }
-}
-
-impl http::Host for HostState {
-    async fn send(
-        &mut self,
-        req: types::Request,
-    ) -> wasmtime::Result<Result<http::Response, http::Error>> {
-        let request = outbound(req);
-        let result = self.http.send(&request, self.max_response_bytes).await;
-        Ok(match result {
-            Ok(response) => Ok(http::Response {
-                status: response.status,
-                headers: response
-                    .headers
-                    .into_iter()
-                    .map(|(name, value)| types::Header { name, value })
-                    .collect(),
-                body: response.body.to_vec(),
-            }),
-            Err(HttpError::Denied(m)) => {
-                tracing::warn!(tenant = %self.tenant, "component request denied: {m}");
-                Err(http::Error::Denied(m))
-            }
-            Err(HttpError::InvalidRequest(m)) => Err(http::Error::InvalidRequest(m)),
-            Err(HttpError::Transport(m)) => Err(http::Error::Transport(m)),
-            Err(HttpError::TooLarge(n)) => Err(http::Error::TooLarge(n)),
-            Err(HttpError::Credential(m)) => Err(http::Error::Credential(m)),
-        })
-    }
-}
-
-impl logging::Host for HostState {
-    async fn log(&mut self, level: logging::Level, message: String) -> wasmtime::Result<()> {
-        // Components are untrusted: cap what one line can put in our logs.
-        let message: String = message.chars().take(2000).collect();
-        let tenant = &self.tenant;
-        match level {
-            logging::Level::Trace => tracing::trace!(%tenant, "component: {message}"),
-            logging::Level::Debug => tracing::debug!(%tenant, "component: {message}"),
-            logging::Level::Info => tracing::info!(%tenant, "component: {message}"),
-            logging::Level::Warn => tracing::warn!(%tenant, "component: {message}"),
-            logging::Level::Error => tracing::error!(%tenant, "component: {message}"),
-        }
-        Ok(())
     }
 }

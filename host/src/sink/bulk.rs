@@ -4,23 +4,22 @@
 //!   `max_actions` or `max_bytes` (measured on those lines), or after a short idle spell.
 //! - Up to `concurrency` requests are in flight. A batch never goes out while an earlier batch
 //!   holding the same document id is still in flight, so writes to one id land in order.
-//! - Item-level 429s and whole-request 429/502/503/504 or connection failures are retried with
-//!   exponential backoff and jitter; other item errors are acknowledged as errors and counted,
-//!   and the run goes on.
+//! - Item-level 429s and whole-request 429/502/503/504 or connection failures are retried under
+//!   the runner's one retry policy (exponential backoff with jitter) until the retry budget is
+//!   spent; other item errors are acknowledged as errors and counted. A rejected write holds
+//!   the checkpoint and forbids the purge that ends an enumeration (see `sync`).
 //! - `Index` without `_timestamp` becomes `update` + `upsert` so the first-indexed time stays:
 //!   the upsert carries `_timestamp: now`, the merge leaves a stored one alone. Because this is a
 //!   merge, host-owned optional fields missing from the source (`body`, `content_skipped_reason`,
 //!   `tributary.content_key`) are sent as `null` so stale values do not survive; connector fields
 //!   that disappear from a document do survive (send them as `null` to clear them).
-use super::elasticsearch::{error_reason, read_json};
 use super::{SinkStats, Write, WriteAck, rfc3339};
+use crate::es::{error_reason, is_transient, read_json};
 use anyhow::{Context, anyhow};
 use bytes::Bytes;
 use elasticsearch::http::headers::{CONTENT_TYPE, HeaderValue};
 use elasticsearch::params::Refresh;
 use elasticsearch::{BulkParts, Elasticsearch};
-use rand::Rng;
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,13 +31,9 @@ use tokio::task::{JoinHandle, JoinSet};
 
 /// A partly filled batch goes out after this long without new writes.
 const IDLE_FLUSH: Duration = Duration::from_millis(500);
-/// First retry delay; doubles per attempt up to `MAX_BACKOFF`.
-const BASE_BACKOFF: Duration = Duration::from_millis(250);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Sizing of `_bulk` requests and the queue in front of them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BulkSettings {
     /// Writes per `_bulk` request.
     pub max_actions: usize,
@@ -48,8 +43,9 @@ pub struct BulkSettings {
     pub concurrency: usize,
     /// Writes waiting for a batch; `submit` waits when it is full.
     pub queue: usize,
-    /// Retries of a write rejected with 429 (or of a request that failed transiently).
-    pub max_item_retries: u32,
+    /// How long a write rejected with 429 (or a request that failed transiently) is retried:
+    /// the sum of the waits between tries.
+    pub retry_budget: Duration,
 }
 
 impl Default for BulkSettings {
@@ -59,7 +55,7 @@ impl Default for BulkSettings {
             max_bytes: 5 * 1024 * 1024,
             concurrency: 3,
             queue: 2000,
-            max_item_retries: 5,
+            retry_budget: crate::retry::SEARCH_BUDGET,
         }
     }
 }
@@ -68,6 +64,7 @@ impl Default for BulkSettings {
 enum Op {
     Index,
     Update,
+    Patch,
     Delete,
 }
 
@@ -131,7 +128,7 @@ impl Shared {
         let counter = match (&outcome, item.op) {
             (Err(_), _) => &self.counters.failed,
             (Ok(()), Op::Index) => &self.counters.indexed,
-            (Ok(()), Op::Update) => &self.counters.updated,
+            (Ok(()), Op::Update | Op::Patch) => &self.counters.updated,
             (Ok(()), Op::Delete) => &self.counters.deleted,
         };
         counter.fetch_add(1, Ordering::Relaxed);
@@ -166,7 +163,7 @@ impl BulkWriter {
             max_bytes: settings.max_bytes.max(1),
             concurrency: settings.concurrency.max(1),
             queue: settings.queue.max(1),
-            max_item_retries: settings.max_item_retries,
+            retry_budget: settings.retry_budget,
         };
         let shared = Arc::new(Shared {
             client,
@@ -262,6 +259,11 @@ fn prepare(write: Write, token: u64, now: SystemTime) -> anyhow::Result<Prepared
             push_line(&mut buf, &json!({ "update": { "_id": id } }))?;
             push_line(&mut buf, &json!({ "doc": fields }))?;
             (id, Op::Update)
+        }
+        Write::Patch { id, fields } => {
+            push_line(&mut buf, &json!({ "update": { "_id": id } }))?;
+            push_line(&mut buf, &json!({ "doc": fields }))?;
+            (id, Op::Patch)
         }
         Write::Delete { id } => {
             push_line(&mut buf, &json!({ "delete": { "_id": id } }))?;
@@ -415,15 +417,21 @@ enum ItemResult {
 
 /// Send one batch, retrying what may succeed later; ack every write exactly once.
 async fn send_batch(shared: Arc<Shared>, batch: Vec<Prepared>) {
-    let max_retries = shared.settings.max_item_retries;
+    let mut delays = crate::retry::timed(shared.settings.retry_budget);
     let mut pending = batch;
     let mut attempt: u32 = 0;
     loop {
+        attempt += 1;
         let outcome = send_once(&shared, &pending).await;
         let results = match outcome {
             Ok(results) => results,
             Err(RequestError::Transient(reason)) => vec![ItemResult::Retry(reason); pending.len()],
             Err(RequestError::Fatal(reason)) => vec![ItemResult::Failed(reason); pending.len()],
+        };
+        let delay = if results.iter().any(|r| matches!(r, ItemResult::Retry(_))) {
+            delays.next()
+        } else {
+            None
         };
         let mut retry: Vec<Prepared> = Vec::new();
         let mut retry_ids: std::collections::HashSet<String> = std::collections::HashSet::new();
@@ -439,10 +447,13 @@ async fn send_batch(shared: Arc<Shared>, batch: Vec<Prepared>) {
             match result {
                 ItemResult::Ok => shared.ack(&item, Ok(())),
                 ItemResult::Failed(reason) => shared.ack(&item, Err(reason)),
-                ItemResult::Retry(reason) if attempt >= max_retries => {
+                ItemResult::Retry(reason) if delay.is_none() => {
                     shared.ack(
                         &item,
-                        Err(format!("{reason} (gave up after {} attempts)", attempt + 1)),
+                        Err(format!(
+                            "{reason} (gave up after {attempt} attempts over the {}s retry budget)",
+                            shared.settings.retry_budget.as_secs()
+                        )),
                     );
                 }
                 ItemResult::Retry(_) => {
@@ -451,13 +462,11 @@ async fn send_batch(shared: Arc<Shared>, batch: Vec<Prepared>) {
                 }
             }
         }
-        if retry.is_empty() {
+        let Some(delay) = delay.filter(|_| !retry.is_empty()) else {
             return;
-        }
-        let delay = backoff(attempt);
+        };
         tracing::debug!(items = retry.len(), attempt, ?delay, "retrying bulk items");
         tokio::time::sleep(delay).await;
-        attempt += 1;
         pending = retry;
     }
 }
@@ -505,9 +514,10 @@ async fn send_once(shared: &Shared, items: &[Prepared]) -> Result<Vec<ItemResult
             shared.index,
             error_reason(&body)
         );
-        return Err(match status.as_u16() {
-            429 | 502 | 503 | 504 => RequestError::Transient(reason),
-            _ => RequestError::Fatal(reason),
+        return Err(if is_transient(status) {
+            RequestError::Transient(reason)
+        } else {
+            RequestError::Fatal(reason)
         });
     }
     parse_items(&body, items).map_err(RequestError::Fatal)
@@ -542,19 +552,10 @@ fn item_result(answer: &Value, op: Op) -> ItemResult {
     let status = inner["status"].as_u64().unwrap_or(0);
     match status {
         200..=299 => ItemResult::Ok,
-        404 if op == Op::Delete => ItemResult::Ok,
+        404 if matches!(op, Op::Delete | Op::Patch) => ItemResult::Ok,
         429 => ItemResult::Retry(format!("rejected (429): {}", error_reason(inner))),
         _ => ItemResult::Failed(format!("{status}: {}", error_reason(inner))),
     }
-}
-
-/// Exponential backoff with jitter: a random delay in [d/2, d], d = BASE · 2^attempt ≤ MAX.
-fn backoff(attempt: u32) -> Duration {
-    let ceiling = BASE_BACKOFF
-        .saturating_mul(1u32 << attempt.min(16))
-        .min(MAX_BACKOFF);
-    let millis = ceiling.as_millis() as u64;
-    Duration::from_millis(rand::rng().random_range(millis / 2..=millis.max(1)))
 }
 
 #[cfg(test)]
@@ -673,16 +674,5 @@ mod tests {
             failed,
             ItemResult::Failed("400: mapper_parsing_exception: bad date".into())
         );
-    }
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        for attempt in 0..40 {
-            let d = backoff(attempt);
-            let ceiling = BASE_BACKOFF
-                .saturating_mul(1u32 << attempt.min(16))
-                .min(MAX_BACKOFF);
-            assert!(d <= ceiling && d >= ceiling / 2, "attempt {attempt}: {d:?}");
-        }
     }
 }

@@ -69,6 +69,11 @@ impl DryRunSink {
                 id,
                 doc: Some(fields),
             },
+            Write::Patch { id, fields } => WriteLine {
+                op: "patch",
+                id,
+                doc: Some(fields),
+            },
             Write::Delete { id } => WriteLine {
                 op: "delete",
                 id,
@@ -78,7 +83,7 @@ impl DryRunSink {
         self.line(&line)?;
         self.count(|s| match write {
             Write::Index { .. } => s.indexed += 1,
-            Write::Update { .. } => s.updated += 1,
+            Write::Update { .. } | Write::Patch { .. } => s.updated += 1,
             Write::Delete { .. } => s.deleted += 1,
         });
         // Nobody listening is fine: the placeholder sink has no receiver.

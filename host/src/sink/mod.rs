@@ -28,6 +28,12 @@ pub enum Write {
         id: String,
         fields: Map<String, Value>,
     },
+    /// Merge `fields` into the document if it still exists; a missing document counts as
+    /// success (a later run's content retry for a document deleted meanwhile).
+    Patch {
+        id: String,
+        fields: Map<String, Value>,
+    },
     /// Remove the document; one that is already gone counts as success.
     Delete { id: String },
 }
@@ -36,7 +42,10 @@ impl Write {
     /// The document id this write targets.
     pub fn id(&self) -> &str {
         match self {
-            Write::Index { id, .. } | Write::Update { id, .. } | Write::Delete { id } => id,
+            Write::Index { id, .. }
+            | Write::Update { id, .. }
+            | Write::Patch { id, .. }
+            | Write::Delete { id } => id,
         }
     }
 }

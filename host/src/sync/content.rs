@@ -1,12 +1,18 @@
-//! Content for one document: decide whether to download (size, type, unchanged key), fetch
-//! it under the run's HTTP policy, extract text, and share the result between documents
-//! with the same content key in this run.
+//! Content for one document: decide whether to fetch (size, type, unchanged key), fetch it
+//! (an HTTP download under the run's policy, or a file inside a directory the tenant
+//! granted), extract text, and share successful results between documents with the same
+//! content key in this run. A failure is never shared: it belongs to the document it
+//! happened to, and the next document with the same key fetches for itself.
 use crate::extract::{self, Extraction};
 use crate::http::{HttpError, HttpService};
-use crate::runtime::bindings::guest::ContentRequest;
-use crate::runtime::host_state::outbound;
+use crate::runtime::Grant;
+use crate::source::{ContentRequest, ContentSource};
+use bytes::Bytes;
 use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Component, Path};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use tokio::sync::{Mutex, OnceCell};
 
 /// What happened to a document's content.
@@ -16,10 +22,11 @@ pub enum ContentOutcome {
         text: Arc<str>,
         bytes: u64,
     },
-    /// Permanently not indexed (too large, unsupported type): the key is recorded so the
-    /// next run does not try again until the content changes.
+    /// Permanently not indexed (too large, unsupported type): decided again each run from
+    /// the metadata, without fetching.
     Skipped(String),
-    /// Could not be fetched this time; the key is not recorded so the next run retries.
+    /// Could not be fetched this time; the key is not recorded and the fetch is retried by
+    /// the next run (see `retries`).
     Failed(String),
     /// The source refused the download with a client error (e.g. the file was deleted or
     /// moved after it was listed: the delta that follows says so). Not a failure of the run;
@@ -36,6 +43,15 @@ impl ContentOutcome {
             ContentOutcome::Unavailable(_) => "unavailable",
         }
     }
+
+    /// Whether another document with the same content may reuse this outcome: only what the
+    /// bytes decided, never what happened to one fetch.
+    fn shareable(&self) -> bool {
+        matches!(
+            self,
+            ContentOutcome::Extracted { .. } | ContentOutcome::Skipped(_)
+        )
+    }
 }
 
 /// Bounds on remembered extractions per run (identical-content sharing): by count and by
@@ -45,29 +61,35 @@ const SHARED_TEXT_BYTES: usize = 32 << 20;
 
 pub struct ContentFetcher {
     http: Arc<HttpService>,
+    grants: Vec<Grant>,
     max_bytes: u64,
     extract: bool,
     shared: Mutex<HashMap<String, Arc<OnceCell<ContentOutcome>>>>,
     /// Text bytes held by `shared` (approximate: counted when an extraction lands).
-    shared_bytes: std::sync::atomic::AtomicUsize,
-    pub shared_hits: std::sync::atomic::AtomicU64,
-    pub downloads: std::sync::atomic::AtomicU64,
+    shared_bytes: AtomicUsize,
+    pub shared_hits: AtomicU64,
+    /// Fetches performed (downloads and file reads).
+    pub downloads: AtomicU64,
+    /// Bytes actually fetched (shared content counts once).
+    pub bytes_fetched: AtomicU64,
 }
 
 impl ContentFetcher {
-    pub fn new(http: Arc<HttpService>, max_bytes: u64, extract: bool) -> Self {
+    pub fn new(http: Arc<HttpService>, grants: Vec<Grant>, max_bytes: u64, extract: bool) -> Self {
         ContentFetcher {
             http,
+            grants,
             max_bytes,
             extract,
             shared: Mutex::new(HashMap::new()),
             shared_bytes: Default::default(),
             shared_hits: Default::default(),
             downloads: Default::default(),
+            bytes_fetched: Default::default(),
         }
     }
 
-    /// Decide without the network whether this content would be skipped.
+    /// Decide without fetching whether this content would be skipped.
     pub fn precheck(&self, request: &ContentRequest) -> Option<ContentOutcome> {
         if !self.extract {
             return Some(ContentOutcome::Skipped("extraction disabled".into()));
@@ -88,82 +110,147 @@ impl ContentFetcher {
         None
     }
 
-    /// Fetch and extract, sharing the work with any other document of identical content.
-    pub async fn fetch(&self, request: ContentRequest) -> ContentOutcome {
-        if let Some(outcome) = self.precheck(&request) {
+    /// Fetch and extract, sharing a success with any other document of identical content.
+    pub async fn fetch(&self, request: &ContentRequest) -> ContentOutcome {
+        if let Some(outcome) = self.precheck(request) {
             return outcome;
         }
         let Some(key) = request.content_key.clone() else {
-            return self.download(request).await;
+            return self.fetch_and_extract(request).await;
         };
         let cell = {
             let mut shared = self.shared.lock().await;
             let full = shared.len() >= SHARED_EXTRACTIONS
-                || self.shared_bytes.load(std::sync::atomic::Ordering::Relaxed)
-                    >= SHARED_TEXT_BYTES;
+                || self.shared_bytes.load(Ordering::Relaxed) >= SHARED_TEXT_BYTES;
             if full && !shared.contains_key(&key) {
                 shared.clear();
-                self.shared_bytes
-                    .store(0, std::sync::atomic::Ordering::Relaxed);
+                self.shared_bytes.store(0, Ordering::Relaxed);
             }
             shared.entry(key).or_default().clone()
         };
         let mut ran = false;
-        let outcome = cell
-            .get_or_init(|| {
+        // A failed init leaves the cell empty: the next waiter fetches for itself.
+        let result = cell
+            .get_or_try_init(|| {
                 ran = true;
-                self.download(request)
+                async {
+                    let outcome = self.fetch_and_extract(request).await;
+                    if outcome.shareable() {
+                        Ok(outcome)
+                    } else {
+                        Err(outcome)
+                    }
+                }
             })
-            .await
-            .clone();
-        if !ran {
-            self.shared_hits
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        } else if let ContentOutcome::Extracted { text, .. } = &outcome {
-            self.shared_bytes
-                .fetch_add(text.len(), std::sync::atomic::Ordering::Relaxed);
+            .await;
+        match result {
+            Ok(outcome) => {
+                if !ran {
+                    self.shared_hits.fetch_add(1, Ordering::Relaxed);
+                } else if let ContentOutcome::Extracted { text, .. } = outcome {
+                    self.shared_bytes.fetch_add(text.len(), Ordering::Relaxed);
+                }
+                outcome.clone()
+            }
+            Err(own_failure) => own_failure,
         }
-        outcome
     }
 
-    async fn download(&self, request: ContentRequest) -> ContentOutcome {
-        self.downloads
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    async fn fetch_and_extract(&self, request: &ContentRequest) -> ContentOutcome {
+        self.downloads.fetch_add(1, Ordering::Relaxed);
+        let body = match &request.source {
+            ContentSource::Http(outbound) => match self.http.send(outbound, self.max_bytes).await {
+                Ok(response) if (200..300).contains(&response.status) => response.body,
+                Ok(response) => {
+                    let snippet =
+                        String::from_utf8_lossy(&response.body[..response.body.len().min(300)])
+                            .into_owned();
+                    let reason = format!("HTTP {}: {snippet}", response.status);
+                    return if (400..500).contains(&response.status) {
+                        ContentOutcome::Unavailable(reason)
+                    } else {
+                        ContentOutcome::Failed(reason)
+                    };
+                }
+                Err(HttpError::TooLarge(n)) => {
+                    return ContentOutcome::Skipped(format!(
+                        "too large (over {n} bytes > content.max_bytes {})",
+                        self.max_bytes
+                    ));
+                }
+                Err(e) => return ContentOutcome::Failed(e.to_string()),
+            },
+            ContentSource::File(path) => {
+                let grants = self.grants.clone();
+                let (path, max) = (path.clone(), self.max_bytes);
+                match tokio::task::spawn_blocking(move || read_granted(&grants, &path, max)).await {
+                    Ok(Ok(bytes)) => bytes,
+                    Ok(Err(outcome)) => return outcome,
+                    Err(e) => return ContentOutcome::Failed(format!("reading the file: {e}")),
+                }
+            }
+        };
+        self.bytes_fetched
+            .fetch_add(body.len() as u64, Ordering::Relaxed);
+        let bytes = body.len() as u64;
         let file_name = request.file_name.clone();
-        let outbound = outbound(request.request);
-        match self.http.send(&outbound, self.max_bytes).await {
-            Ok(response) if (200..300).contains(&response.status) => {
-                let bytes = response.body.len() as u64;
-                let body = response.body;
-                let extracted =
-                    tokio::task::spawn_blocking(move || extract::extract(&file_name, &body)).await;
-                match extracted {
-                    Ok(Extraction::Text(text)) => ContentOutcome::Extracted {
-                        text: Arc::from(text),
-                        bytes,
-                    },
-                    Ok(Extraction::Unsupported(reason)) => ContentOutcome::Skipped(reason),
-                    Err(e) => ContentOutcome::Failed(format!("extractor crashed: {e}")),
-                }
-            }
-            Ok(response) => {
-                let snippet =
-                    String::from_utf8_lossy(&response.body[..response.body.len().min(300)])
-                        .into_owned();
-                let reason = format!("HTTP {}: {snippet}", response.status);
-                if (400..500).contains(&response.status) {
-                    ContentOutcome::Unavailable(reason)
-                } else {
-                    ContentOutcome::Failed(reason)
-                }
-            }
-            Err(HttpError::TooLarge(n)) => ContentOutcome::Skipped(format!(
-                "too large (over {n} bytes > content.max_bytes {})",
-                self.max_bytes
-            )),
-            Err(e) => ContentOutcome::Failed(e.to_string()),
+        match tokio::task::spawn_blocking(move || extract::extract(&file_name, &body)).await {
+            Ok(Extraction::Text(text)) => ContentOutcome::Extracted {
+                text: Arc::from(text),
+                bytes,
+            },
+            Ok(Extraction::Unsupported(reason)) => ContentOutcome::Skipped(reason),
+            Err(e) => ContentOutcome::Failed(format!("extractor crashed: {e}")),
         }
     }
+}
+
+/// Read a file the component named by the path it sees, inside one of the tenant's grants,
+/// never outside it (no `..`, no symlink out of the granted directory), at most `max` bytes.
+fn read_granted(grants: &[Grant], guest_path: &str, max: u64) -> Result<Bytes, ContentOutcome> {
+    let refused = |why: &str| ContentOutcome::Failed(format!("{guest_path:?}: {why}"));
+    let (grant, relative) = grants
+        .iter()
+        .find_map(|g| {
+            let rest = guest_path.strip_prefix(&g.guest_path)?;
+            let rest = rest
+                .strip_prefix('/')
+                .or((rest.is_empty()).then_some(rest))?;
+            Some((g, rest))
+        })
+        .ok_or_else(|| refused("not inside a directory granted to this tenant"))?;
+    let relative = Path::new(relative);
+    if relative
+        .components()
+        .any(|c| !matches!(c, Component::Normal(_)))
+    {
+        return Err(refused("the path must stay inside the granted directory"));
+    }
+    let dir = cap_std::fs::Dir::open_ambient_dir(&grant.host_path, cap_std::ambient_authority())
+        .map_err(|e| refused(&format!("the granted directory cannot be opened: {e}")))?;
+    let file = dir.open(relative).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            ContentOutcome::Unavailable(format!("{guest_path:?} no longer exists"))
+        }
+        _ => refused(&e.to_string()),
+    })?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if size > max {
+        return Err(ContentOutcome::Skipped(format!(
+            "too large ({size} bytes > content.max_bytes {max})"
+        )));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    file.into_std()
+        .take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| refused(&e.to_string()))?;
+    if bytes.len() as u64 > max {
+        return Err(ContentOutcome::Skipped(format!(
+            "too large (over {max} bytes > content.max_bytes {max})"
+        )));
+    }
+    Ok(Bytes::from(bytes))
 }
 
 /// The content key as stored: the source's key plus the extractor that applies to the file
@@ -193,6 +280,7 @@ pub fn reason_key(reason: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -203,5 +291,49 @@ mod tests {
         assert_ne!(effective_key("a.txt", "h1"), effective_key("a.txt", "h2"));
         assert_eq!(effective_key("README", "h1"), ":h1");
         assert_eq!(effective_key(".bashrc", "h1"), ":h1");
+    }
+
+    #[test]
+    fn granted_files_are_read_and_nothing_outside_the_grant() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("sub")).unwrap();
+        std::fs::write(root.path().join("sub/a.txt"), b"hello").unwrap();
+        std::fs::write(outside.path().join("secret.txt"), b"secret").unwrap();
+        std::os::unix::fs::symlink(
+            outside.path().join("secret.txt"),
+            root.path().join("link.txt"),
+        )
+        .unwrap();
+        let grants = vec![Grant {
+            host_path: root.path().to_path_buf(),
+            guest_path: "/mnt/root".into(),
+        }];
+        let read = |p: &str| read_granted(&grants, p, 100);
+        assert_eq!(read("/mnt/root/sub/a.txt").unwrap(), Bytes::from("hello"));
+        assert!(matches!(
+            read("/mnt/root/link.txt"),
+            Err(ContentOutcome::Failed(_))
+        ));
+        assert!(matches!(
+            read("/mnt/root/../x"),
+            Err(ContentOutcome::Failed(_))
+        ));
+        assert!(matches!(
+            read("/mnt/rootx/a"),
+            Err(ContentOutcome::Failed(_))
+        ));
+        assert!(matches!(
+            read("/etc/passwd"),
+            Err(ContentOutcome::Failed(_))
+        ));
+        assert!(matches!(
+            read("/mnt/root/gone.txt"),
+            Err(ContentOutcome::Unavailable(_))
+        ));
+        assert!(matches!(
+            read_granted(&grants, "/mnt/root/sub/a.txt", 3),
+            Err(ContentOutcome::Skipped(_))
+        ));
     }
 }

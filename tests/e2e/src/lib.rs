@@ -10,6 +10,7 @@
 //! `ES_URL` runs the suite against an existing cluster instead of starting osmem-server.
 
 pub mod fixtures;
+pub mod local_folder;
 pub mod model;
 pub mod search_proxy;
 pub mod truth;

@@ -2,10 +2,12 @@
 //! "open this URL, then curl the token endpoint" steps. It prints the authorize URL, reads the
 //! code, exchanges it, checks the granted scopes and stores the refresh token where the
 //! config says secrets live (a file, by default next to the config, mode 0600).
+use super::{EXIT_CONFIG, EXIT_CREDENTIALS, EXIT_FAILED, EXIT_OK, load_tenant};
 use crate::cli::AuthArgs;
-use crate::commands::{EXIT_CONFIG, EXIT_CREDENTIALS, EXIT_FAILED, EXIT_OK, load_tenant};
 use crate::config::ValueSource;
 use crate::runtime::Runtime;
+use crate::source::Credential;
+use crate::tenant::Secrets;
 use base64::Engine as _;
 use rand::Rng;
 use sha2::{Digest, Sha256};
@@ -34,52 +36,82 @@ struct CodeExchange {
 }
 
 pub async fn run(runtime: &Runtime, args: AuthArgs) -> u8 {
-    let tenant = match load_tenant(runtime, &args.config, false).await {
+    let tenant = match load_tenant(runtime, &args.config, Secrets::Optional).await {
         Ok(t) => t,
         Err(code) => return code,
     };
-    let Some(oauth) = tenant.plan.oauth2.clone() else {
+    let file = tenant.config.file.display().to_string();
+    let Some(Credential::OAuth2(oauth)) = tenant.plan.credential.clone() else {
         eprintln!(
-            "error: the {} connector does not use OAuth2",
+            "error: the {} connector does not use OAuth2; its credentials go in the config (see `tributary fields`)",
             tenant.info.id
         );
         return EXIT_CONFIG;
     };
-    let Some(client_id) = tenant.source.text(&oauth.client_id_field) else {
+    let Some(client_id) = tenant
+        .source
+        .text_or_secret(&oauth.client_id_field)
+        .map(|s| s.expose().to_string())
+    else {
         eprintln!(
-            "error: {}: source.{}: required (the app key from the app console)",
-            tenant.config.file.display(),
+            "error: {file}: source.{}: required (the OAuth client id, e.g. the app key from the app console)",
             oauth.client_id_field
         );
         return EXIT_CONFIG;
     };
-    let verifier = pkce_verifier();
-    let mut authorize = match url::Url::parse(&oauth.authorize_url) {
-        Ok(u) => u,
-        Err(e) => {
-            eprintln!("error: the connector's authorize URL is invalid: {e}");
-            return EXIT_FAILED;
-        }
-    };
-    authorize
-        .query_pairs_mut()
-        .append_pair("client_id", &client_id)
-        .append_pair("response_type", "code")
-        .append_pair("token_access_type", "offline")
-        .append_pair("code_challenge", &pkce_challenge(&verifier))
-        .append_pair("code_challenge_method", "S256")
-        .append_pair("scope", &oauth.scopes.join(" "));
-    println!("Open this URL in a browser, sign in and allow access:\n\n  {authorize}\n");
-    let code = match args.code {
-        Some(code) => code,
+    let verifier_file = verifier_path(&tenant.config.file);
+    let (verifier, code) = match args.code {
+        // The code comes from the URL an earlier run printed: use that run's verifier.
+        Some(code) => match std::fs::read_to_string(&verifier_file) {
+            Ok(verifier) if !verifier.trim().is_empty() => (verifier.trim().to_string(), code),
+            _ => {
+                eprintln!(
+                    "error: no authorization in progress for {file}: run `tributary auth --config {file}` first; \
+                     it prints the URL and keeps what `--code` needs"
+                );
+                return EXIT_CONFIG;
+            }
+        },
         None => {
+            let verifier = pkce_verifier();
+            if let Err(e) = write_private(&verifier_file, &verifier) {
+                eprintln!(
+                    "error: cannot keep the PKCE verifier in {}: {e:#}",
+                    verifier_file.display()
+                );
+                return EXIT_FAILED;
+            }
+            let mut authorize = match url::Url::parse(&oauth.authorize_url) {
+                Ok(u) => u,
+                Err(e) => {
+                    eprintln!("error: the connector's authorize URL is invalid: {e}");
+                    return EXIT_FAILED;
+                }
+            };
+            {
+                let mut query = authorize.query_pairs_mut();
+                query
+                    .append_pair("client_id", &client_id)
+                    .append_pair("response_type", "code");
+                for (name, value) in &oauth.authorize_params {
+                    query.append_pair(name, value);
+                }
+                query
+                    .append_pair("code_challenge", &pkce_challenge(&verifier))
+                    .append_pair("code_challenge_method", "S256")
+                    .append_pair("scope", &oauth.scopes.join(" "));
+            }
+            println!("Open this URL in a browser, sign in and allow access:\n\n  {authorize}\n");
             println!("Then paste the authorization code here and press Enter:");
             let mut line = String::new();
             if std::io::stdin().lock().read_line(&mut line).is_err() || line.trim().is_empty() {
-                eprintln!("error: no authorization code was given");
+                eprintln!(
+                    "error: no authorization code was given; when you have it, run \
+                     `tributary auth --config {file} --code CODE`"
+                );
                 return EXIT_FAILED;
             }
-            line.trim().to_string()
+            (verifier, line.trim().to_string())
         }
     };
     let client = match crate::http::client::build_client() {
@@ -112,7 +144,8 @@ pub async fn run(runtime: &Runtime, args: AuthArgs) -> u8 {
     if !status.is_success() {
         let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
         eprintln!(
-            "error: the code was not accepted (HTTP {status}): {text}\nCodes work once and expire quickly: run `tributary auth` again."
+            "error: the code was not accepted (HTTP {status}): {text}\nA code works once, expires within minutes, and only with the URL \
+             of the last `tributary auth --config {file}` run: run it again for a new URL."
         );
         return EXIT_CREDENTIALS;
     }
@@ -151,10 +184,9 @@ pub async fn run(runtime: &Runtime, args: AuthArgs) -> u8 {
         &refresh_token,
     ) {
         Ok(message) => {
-            println!(
-                "{message}\nNext: tributary check --config {}",
-                tenant.config.file.display()
-            );
+            // The verifier has done its job; a later code needs a new URL.
+            let _ = std::fs::remove_file(&verifier_file);
+            println!("{message}\nNext: tributary check --config {file}");
             EXIT_OK
         }
         Err(e) => {
@@ -209,15 +241,31 @@ fn store_refresh_token(
     }
 }
 
+/// Where a started authorization keeps its PKCE verifier for a later `--code` run: next to
+/// the config, private.
+fn verifier_path(config_file: &Path) -> PathBuf {
+    let stem = config_file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "tributary".into());
+    config_file
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(format!(".{stem}.pkce-verifier"))
+}
+
+/// Write a secret to a file only its owner can read, whether or not the file existed.
 fn write_private(path: &Path, value: &str) -> anyhow::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
         .open(path)?;
+    // `mode` applies only when the file is created: tighten an existing one too.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     file.write_all(value.as_bytes())?;
     file.write_all(b"\n")?;
     Ok(())
@@ -237,6 +285,21 @@ mod tests {
         let v = pkce_verifier();
         assert_eq!(v.len(), 64);
         assert!(v.chars().all(|c| c.is_ascii_alphanumeric()));
+    }
+
+    #[test]
+    fn an_existing_token_file_is_made_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dropbox.refresh_token");
+        std::fs::write(&path, "old\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_private(&path, "new").unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new\n");
     }
 
     #[test]

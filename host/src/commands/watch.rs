@@ -1,15 +1,16 @@
 //! `tributary watch`: sync, then long-poll the source for changes and apply each delta as it
 //! arrives, with the same checkpoint guarantees as `sync`. Ctrl-C stops after the current page.
+use super::{EXIT_FAILED, EXIT_OK, load_tenant, open_outputs};
 use crate::cli::WatchArgs;
-use crate::commands::{EXIT_FAILED, EXIT_OK, load_tenant, open_outputs};
 use crate::runtime::{GuestError, Runtime};
 use crate::sync::{self, SyncOptions};
+use crate::tenant::Secrets;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 pub async fn run(runtime: &Runtime, args: WatchArgs) -> u8 {
-    let tenant = match load_tenant(runtime, &args.config, true).await {
+    let tenant = match load_tenant(runtime, &args.config, Secrets::Required).await {
         Ok(t) => t,
         Err(code) => return code,
     };

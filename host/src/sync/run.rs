@@ -1,0 +1,363 @@
+//! The lifecycle of one run: start the committer and the component's session, retry content
+//! that earlier runs could not fetch, pull pages until the session ends, then wait for the
+//! last checkpoint and fold the counters into the report.
+use super::commit::{Committer, Progressed};
+use super::content::{ContentFetcher, reason_key};
+use super::ledger::{Ledger, OpenEnumerations};
+use super::retries::RetryBook;
+use super::{Mode, SyncError, SyncOptions, fault, guest_failure};
+use crate::progress::Progress;
+use crate::report::SyncReport;
+use crate::runtime::{Connector, GuestError, Runtime, Session};
+use crate::sink::{Sink, WriteAck};
+use crate::state::{StateStore, TenantState};
+use crate::tenant::Tenant;
+use anyhow::{Context, anyhow};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
+
+/// Counters updated by fetch tasks.
+#[derive(Default)]
+pub(super) struct Counters {
+    pub indexed: AtomicU64,
+    pub unchanged: AtomicU64,
+    pub content_failures: AtomicU64,
+    pub content_unavailable: AtomicU64,
+    pub content_retried: AtomicU64,
+    skipped: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Counters {
+    pub fn skip(&self, reason: &str) {
+        if let Ok(mut map) = self.skipped.lock() {
+            *map.entry(reason_key(reason)).or_default() += 1;
+        }
+    }
+}
+
+pub(super) struct Run<'a> {
+    pub tenant: &'a Tenant,
+    pub sink: Arc<Sink>,
+    store: Arc<StateStore>,
+    options: &'a SyncOptions,
+    pub report: &'a mut SyncReport,
+    pub ledger: Arc<Mutex<Ledger>>,
+    pub retries: Arc<Mutex<RetryBook>>,
+    notify: Arc<Notify>,
+    pub counters: Arc<Counters>,
+    pub fetcher: Arc<ContentFetcher>,
+    pub downloads: JoinSet<anyhow::Result<()>>,
+    pub download_slots: Arc<Semaphore>,
+    committer: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    committed: Option<watch::Receiver<Progressed>>,
+    pub open: OpenEnumerations,
+    pub run_marker: String,
+    progress: Progress,
+}
+
+impl<'a> Run<'a> {
+    pub fn new(
+        tenant: &'a Tenant,
+        sink: Sink,
+        store: Arc<StateStore>,
+        options: &'a SyncOptions,
+        report: &'a mut SyncReport,
+    ) -> Self {
+        let fetcher = ContentFetcher::new(
+            tenant.http.clone(),
+            tenant.grants.clone(),
+            tenant.config.content.max_bytes,
+            tenant.config.content.extract,
+        );
+        let run_marker = format!(
+            "{}-{}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or_default(),
+            &options.runner_id
+        );
+        Run {
+            tenant,
+            sink: Arc::new(sink),
+            store,
+            options,
+            report,
+            ledger: Arc::new(Mutex::new(Ledger::default())),
+            retries: Arc::new(Mutex::new(RetryBook::default())),
+            notify: Arc::new(Notify::new()),
+            counters: Arc::new(Counters::default()),
+            fetcher: Arc::new(fetcher),
+            downloads: JoinSet::new(),
+            download_slots: Arc::new(Semaphore::new(tenant.concurrent_downloads)),
+            committer: None,
+            committed: None,
+            open: OpenEnumerations::new(),
+            run_marker,
+            progress: Progress::new(options.progress),
+        }
+    }
+
+    pub async fn execute(
+        &mut self,
+        runtime: &Runtime,
+        state: TenantState,
+        acks: mpsc::UnboundedReceiver<WriteAck>,
+    ) -> Result<(), SyncError> {
+        if let Ok(mut book) = self.retries.lock() {
+            *book = RetryBook::new(state.content_retries.clone());
+        }
+        let (committed_tx, committed_rx) = watch::channel(Progressed::default());
+        self.committed = Some(committed_rx);
+        let committer = Committer {
+            ledger: self.ledger.clone(),
+            retries: self.retries.clone(),
+            notify: self.notify.clone(),
+            store: self.store.clone(),
+            tenant: self.tenant.config.tenant.clone(),
+            connector: self.tenant.info.id.clone(),
+        };
+        self.committer = Some(tokio::spawn(committer.run(acks, committed_tx)));
+        let mut connector = self
+            .tenant
+            .instantiate(runtime)
+            .await
+            .map_err(SyncError::Failed)?;
+        let config = self.tenant.source.public_json();
+        let (mode, reason, checkpoint) = match (&state.checkpoint, self.options.full) {
+            (_, true) => (Mode::Full, "--full was given".to_string(), None),
+            (None, false) => (
+                Mode::Full,
+                "no checkpoint stored for this tenant yet".to_string(),
+                None,
+            ),
+            (Some(cp), false) => (
+                Mode::Incremental,
+                "resuming from the stored checkpoint".to_string(),
+                Some(cp.clone()),
+            ),
+        };
+        if mode == Mode::Incremental {
+            // Enumerations a crashed run left open continue with the same marker.
+            self.open = state.open_enumerations.clone();
+        }
+        self.report.mode = match mode {
+            Mode::Full => "full".into(),
+            Mode::Incremental => "incremental".into(),
+        };
+        self.report.mode_reason = reason;
+        let session = match connector
+            .start(&config, checkpoint.as_deref())
+            .await
+            .map_err(SyncError::Failed)?
+        {
+            Ok(session) => session,
+            Err(GuestError::CheckpointExpired(why)) => {
+                tracing::warn!(
+                    "checkpoint expired ({why}): running a full enumeration; nothing is deleted until it completes"
+                );
+                self.report.mode = "full".into();
+                self.report.mode_reason = format!("the stored checkpoint expired ({why})");
+                self.open.clear();
+                match connector
+                    .start(&config, None)
+                    .await
+                    .map_err(SyncError::Failed)?
+                {
+                    Ok(session) => session,
+                    Err(e) => return Err(guest_failure(e)),
+                }
+            }
+            Err(e) => return Err(guest_failure(e)),
+        };
+        // Content earlier runs could not fetch goes before the first page: what the pages
+        // say about the same documents lands after it.
+        self.retry_content(1).await.map_err(SyncError::Failed)?;
+        let result = self.pull(&mut connector, &session, &config).await;
+        if let Err(e) = connector.finish(session).await {
+            tracing::debug!("{e:#}");
+        }
+        result
+    }
+
+    /// Pull pages until the session ends; a `checkpoint-expired` mid-session restarts it as
+    /// a full enumeration (the completed parts stay; nothing is purged until it completes).
+    async fn pull(
+        &mut self,
+        connector: &mut Connector,
+        session: &Session,
+        config: &str,
+    ) -> Result<(), SyncError> {
+        let mut seq = 0u64;
+        let mut restarted: Option<Session> = None;
+        loop {
+            if self.options.stop.load(Ordering::Relaxed) {
+                tracing::info!("stopping after page {seq} as requested");
+                break;
+            }
+            let current = restarted.as_ref().unwrap_or(session);
+            let page = match connector
+                .next_page(current)
+                .await
+                .map_err(SyncError::Failed)?
+            {
+                Ok(page) => page,
+                Err(GuestError::CheckpointExpired(why)) if restarted.is_none() => {
+                    tracing::warn!(
+                        "checkpoint expired mid-run ({why}): restarting as a full enumeration"
+                    );
+                    self.drain().await.map_err(SyncError::Failed)?;
+                    self.report.mode = "full".into();
+                    self.report.mode_reason = format!("the stored checkpoint expired ({why})");
+                    self.open.clear();
+                    restarted = Some(
+                        match connector
+                            .start(config, None)
+                            .await
+                            .map_err(SyncError::Failed)?
+                        {
+                            Ok(s) => s,
+                            Err(e) => return Err(guest_failure(e)),
+                        },
+                    );
+                    continue;
+                }
+                Err(e) => return Err(guest_failure(e)),
+            };
+            seq += 1;
+            self.report.pages += 1;
+            self.apply_page(seq, page.changes)
+                .await
+                .map_err(SyncError::Failed)?;
+            fault::crash_point("page", seq);
+            if page.checkpoint.is_some() {
+                self.report.last_checkpoint = page.checkpoint.clone();
+            }
+            self.close_page(seq, page.checkpoint);
+            self.progress.update(
+                self.report.pages,
+                self.report.seen,
+                self.fetcher.downloads.load(Ordering::Relaxed),
+                self.report.deleted,
+            );
+            if !page.has_more {
+                break;
+            }
+        }
+        if let Some(extra) = restarted
+            && let Err(e) = connector.finish(extra).await
+        {
+            tracing::debug!("{e:#}");
+        }
+        self.drain().await.map_err(SyncError::Failed)?;
+        self.wait_committed(seq).await.map_err(SyncError::Failed)?;
+        Ok(())
+    }
+
+    /// A write for page `seq` is about to be submitted (or a fetch started).
+    pub fn add(&self, seq: u64) {
+        if let Ok(mut ledger) = self.ledger.lock() {
+            ledger.add(seq);
+        }
+    }
+
+    fn close_page(&self, seq: u64, checkpoint: Option<String>) {
+        if let Ok(mut ledger) = self.ledger.lock() {
+            ledger.close(seq, checkpoint, self.open.clone());
+        }
+        self.notify.notify_one();
+    }
+
+    /// Surface errors of finished fetch tasks without waiting.
+    pub fn reap(&mut self) -> anyhow::Result<()> {
+        while let Some(done) = self.downloads.try_join_next() {
+            done.context("a download task panicked")??;
+        }
+        Ok(())
+    }
+
+    /// Wait until every fetch finished and every write is acknowledged.
+    pub async fn drain(&mut self) -> anyhow::Result<()> {
+        while let Some(done) = self.downloads.join_next().await {
+            done.context("a download task panicked")??;
+        }
+        self.sink.drain().await?;
+        self.notify.notify_one();
+        Ok(())
+    }
+
+    async fn wait_committed(&mut self, seq: u64) -> anyhow::Result<()> {
+        let Some(committed) = self.committed.as_mut() else {
+            return Ok(());
+        };
+        tokio::select! {
+            r = committed.wait_for(|c| c.seq >= seq || c.blocked) => {
+                let progressed = *r.map_err(|_| anyhow!("the checkpoint committer stopped"))?;
+                if progressed.blocked {
+                    let failures = self.ledger.lock().map(|l| l.failures.len()).unwrap_or(0);
+                    anyhow::bail!(
+                        "{failures} document write(s) were rejected by the search engine (see the report); the checkpoint stays at page {} so the next run replays the rest",
+                        progressed.seq
+                    );
+                }
+                Ok(())
+            }
+            r = async { match self.committer.as_mut() { Some(h) => h.await, None => std::future::pending().await } } => {
+                self.committer = None;
+                match r {
+                    Ok(Ok(())) => Err(anyhow!("the checkpoint committer stopped early")),
+                    Ok(Err(e)) => Err(e),
+                    Err(e) => Err(anyhow!("the checkpoint committer panicked: {e}")),
+                }
+            }
+        }
+    }
+
+    /// Stop background work; fold counters into the report.
+    pub async fn finish(mut self) -> anyhow::Result<crate::sink::SinkStats> {
+        self.downloads.abort_all();
+        while self.downloads.join_next().await.is_some() {}
+        self.progress.finish();
+        let drained = self.sink.drain().await;
+        self.notify.notify_one();
+        let stats = match Arc::try_unwrap(self.sink) {
+            Ok(sink) => sink.close().await,
+            Err(_) => Err(anyhow!("the sink is still in use")),
+        };
+        if let Some(committer) = self.committer.take() {
+            // The ack channel closed with the sink: the committer commits what it can and ends.
+            match committer.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!("checkpoint committer: {e:#}"),
+                Err(e) => tracing::error!("checkpoint committer panicked: {e}"),
+            }
+        }
+        if let Some(committed) = &self.committed {
+            self.report.checkpoint_committed = committed.borrow().committed;
+        }
+        let c = &self.counters;
+        self.report.indexed = c.indexed.load(Ordering::Relaxed);
+        self.report.unchanged_content = c.unchanged.load(Ordering::Relaxed);
+        self.report.content_failures = c.content_failures.load(Ordering::Relaxed);
+        self.report.content_unavailable = c.content_unavailable.load(Ordering::Relaxed);
+        self.report.content_retried = c.content_retried.load(Ordering::Relaxed);
+        self.report.bytes_downloaded = self.fetcher.bytes_fetched.load(Ordering::Relaxed);
+        self.report.downloads = self.fetcher.downloads.load(Ordering::Relaxed);
+        self.report.shared_extractions = self.fetcher.shared_hits.load(Ordering::Relaxed);
+        if let Ok(skipped) = c.skipped.lock() {
+            self.report.skipped = skipped.clone();
+        }
+        if let Ok(book) = self.retries.lock() {
+            self.report.content_retry_pending = book.len() as u64;
+            self.report.content_retries_given_up = book.given_up();
+        }
+        if let Ok(ledger) = self.ledger.lock() {
+            self.report.write_failure_examples = ledger.failures.iter().take(20).cloned().collect();
+        }
+        drained?;
+        stats
+    }
+}
