@@ -22,6 +22,9 @@ pub struct CompareOptions {
     pub web_url: String,
     /// Dry-run documents: folders carry no `_timestamp` (the sink adds the first-indexed time).
     pub dry_run: bool,
+    /// Extension of exported (Paper) content, from `[source] export_format`: the component
+    /// names exports `<doc>.paper.md` / `.html`, so the host extracts and keys them by it.
+    pub export_ext: String,
 }
 
 impl CompareOptions {
@@ -40,10 +43,21 @@ impl CompareOptions {
             .and_then(|v| v.as_str())
             .unwrap_or("https://www.dropbox.com")
             .to_string();
+        let export_ext = match t
+            .config
+            .get("source")
+            .and_then(|c| c.get("export_format"))
+            .and_then(|v| v.as_str())
+        {
+            Some("html") => "html",
+            _ => "md",
+        }
+        .to_string();
         CompareOptions {
             max_bytes,
             web_url,
             dry_run: false,
+            export_ext,
         }
     }
 }
@@ -258,7 +272,8 @@ fn check_content(
     // max_bytes takes effect) and a failure is retried. It is the source's key qualified by
     // the extension (the extractor), so a rename to another type re-extracts.
     let got = c.doc["tributary"]["content_key"].clone();
-    let key = key.map(|k| format!("{ext}:{k}"));
+    let kind = if exported { opts.export_ext.as_str() } else { ext.as_str() };
+    let key = key.map(|k| format!("{kind}:{k}"));
     match (status, key) {
         ("extracted", Some(k)) if got != json!(k) => {
             c.fail(format!("tributary.content_key is {got}, want {k:?}"))
