@@ -272,7 +272,11 @@ fn check_content(
     // max_bytes takes effect) and a failure is retried. It is the source's key qualified by
     // the extension (the extractor), so a rename to another type re-extracts.
     let got = c.doc["tributary"]["content_key"].clone();
-    let kind = if exported { opts.export_ext.as_str() } else { ext.as_str() };
+    let kind = if exported {
+        opts.export_ext.as_str()
+    } else {
+        ext.as_str()
+    };
     let key = key.map(|k| format!("{kind}:{k}"));
     match (status, key) {
         ("extracted", Some(k)) if got != json!(k) => {

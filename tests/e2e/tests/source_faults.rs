@@ -156,12 +156,13 @@ fn after_a_429_storm_downloads_wait_for_the_longest_hold_then_resume_with_one_pr
             "files=150,depth=1,fanout=4,seed=21,max_size=200,paper=0.0,text=1.0",
         ],
     )?;
-    // The first 60 downloads are told to wait 1 s, the next one 3 s (a longer hold arriving
-    // while the others sleep); then the storm is over.
+    // The first 3 downloads are told to wait 1 s, the next one 3 s (a longer hold arriving
+    // while the others wait); then the storm is over. With 100 downloads in flight at once,
+    // a runner without a shared hold sends most of them inside these holds.
     w.emu.set_faults(
         9,
         json!([
-            {"kind": "rate_limit", "route_prefix": "files/download", "fraction": 1.0, "count": 60, "retry_after_secs": 1},
+            {"kind": "rate_limit", "route_prefix": "files/download", "fraction": 1.0, "count": 3, "retry_after_secs": 1},
             {"kind": "rate_limit", "route_prefix": "files/download", "fraction": 1.0, "count": 1, "retry_after_secs": 3}
         ]),
     )?;
@@ -179,8 +180,8 @@ fn after_a_429_storm_downloads_wait_for_the_longest_hold_then_resume_with_one_pr
         })
         .collect();
     ensure!(
-        holds.len() == 61,
-        "expected 61 answers 429, saw {}",
+        holds.len() == 4,
+        "expected 4 answers 429, saw {}",
         holds.len()
     );
     let inside: Vec<f64> = events
