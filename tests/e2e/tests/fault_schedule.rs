@@ -139,6 +139,9 @@ fn run_seed(seed: u64, steps: usize, log: &mut Vec<String>) -> Result<()> {
         World::with_proxy(&fixtures::small_manifest(), &[])?
     };
     w.tenant.set("source", "retry_count", 1)?;
+    // Persistent search faults (sticky item 429s) give up after 8 s instead of 2 minutes; the
+    // transient ones (a few 503s or drops) need under 2 s of retries.
+    w.tenant.set("elasticsearch", "retry_budget_secs", 8)?;
     let mut namer = Namer::new(seed);
     for step in 0..steps {
         if step > 0 {
@@ -204,6 +207,7 @@ fn run_seed(seed: u64, steps: usize, log: &mut Vec<String>) -> Result<()> {
     }
     // Faults gone: one clean run converges.
     w.tenant.unset("source", "retry_count")?;
+    w.tenant.unset("elasticsearch", "retry_budget_secs")?;
     let run = run_once(&w, &[], None)?;
     log.push(format!("final: exit {:?}", run.code));
     run.expect_ok().context("the final clean run")?;

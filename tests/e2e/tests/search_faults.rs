@@ -120,7 +120,9 @@ fn proxy_in_front_of_osmem_withholds_rejected_items_and_applies_writes_whose_ans
 #[test]
 fn full_sync_with_item_429s_from_the_first_page_purges_nothing_and_the_next_sync_converges()
 -> Result<()> {
-    let w = World::with_proxy(&json!({}), &["--generate", SMALL_TREE])?;
+    let mut w = World::with_proxy(&json!({}), &["--generate", SMALL_TREE])?;
+    // Rejections are persistent: give up on them after 5 s, not after the default 2 minutes.
+    w.tenant.set("elasticsearch", "retry_budget_secs", 5)?;
     w.tenant.sync_ok()?;
     // Changes before the busy run: deleted files must go by the next *completed* enumeration,
     // edited files must end up with their new content.
@@ -167,7 +169,9 @@ fn full_sync_with_item_429s_from_the_first_page_purges_nothing_and_the_next_sync
 #[test]
 fn full_sync_whose_item_429s_start_after_a_committed_page_purges_nothing_and_the_next_sync_converges()
 -> Result<()> {
-    let w = World::with_proxy(&json!({}), &["--generate", PAGED_TREE])?;
+    let mut w = World::with_proxy(&json!({}), &["--generate", PAGED_TREE])?;
+    // Rejections are persistent: give up on them after 5 s, not after the default 2 minutes.
+    w.tenant.set("elasticsearch", "retry_budget_secs", 5)?;
     let first = w.tenant.sync_ok()?;
     ensure!(
         first["pages"].as_u64().unwrap_or(0) >= 3,
