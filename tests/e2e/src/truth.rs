@@ -67,6 +67,31 @@ pub fn collapse_ws(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Text as the runner reads it (host/src/extract.rs): UTF-16 with a byte-order mark, else
+/// UTF-8 with any BOM stripped; `None` (binary) when the first 8 KiB hold a NUL byte; bytes
+/// that are not valid UTF-8 are read as Latin-1.
+pub fn decode_text(bytes: &[u8]) -> Option<String> {
+    let utf16 = |rest: &[u8], word: fn([u8; 2]) -> u16| -> String {
+        char::decode_utf16(rest.chunks_exact(2).map(|p| word([p[0], p[1]])))
+            .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+            .collect()
+    };
+    if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
+        return Some(utf16(rest, u16::from_le_bytes));
+    }
+    if let Some(rest) = bytes.strip_prefix(&[0xFE, 0xFF]) {
+        return Some(utf16(rest, u16::from_be_bytes));
+    }
+    let bytes = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(bytes);
+    if bytes[..bytes.len().min(8192)].contains(&0) {
+        return None;
+    }
+    Some(match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_string(),
+        Err(_) => bytes.iter().map(|&b| char::from(b)).collect(),
+    })
+}
+
 /// Lower-case extension without the dot ("" when none or a dotfile).
 pub fn extension(name: &str) -> String {
     match name.rsplit_once('.') {
@@ -225,7 +250,7 @@ fn check_content(
         }
         c.absent("body");
     } else if (PLAIN_EXTS.contains(&ext.as_str()) || MARKUP_EXTS.contains(&ext.as_str()))
-        && bytes[..bytes.len().min(8192)].contains(&0)
+        && decode_text(bytes).is_none()
     {
         // NUL bytes in a "text" file: binary content, not indexed.
         if status != "skipped" || !reason.contains("binary") {
@@ -235,7 +260,7 @@ fn check_content(
         }
         c.absent("body");
     } else if PLAIN_EXTS.contains(&ext.as_str()) || MARKUP_EXTS.contains(&ext.as_str()) {
-        let text = String::from_utf8_lossy(bytes);
+        let text = decode_text(bytes).unwrap_or_default();
         let want = if MARKUP_EXTS.contains(&ext.as_str()) {
             collapse_ws(&naive_strip_tags(&text))
         } else {
