@@ -8,7 +8,7 @@ COMPONENT_DIR := $(TARGET_DIR)/components
 export TRIBUTARY_COMPONENT_DIR := $(COMPONENT_DIR)
 export TRIBUTARY_CACHE_DIR ?= $(TARGET_DIR)/tributary-cache
 
-.PHONY: all setup components build demo test test-rust test-conformance bench lint fmt clean
+.PHONY: all setup components test-components build demo test test-rust test-conformance bench lint fmt clean
 
 all: build
 
@@ -24,9 +24,18 @@ components:
 	cp $(TARGET_DIR)/wasm32-wasip2/release/dropbox_source.wasm $(COMPONENT_DIR)/dropbox.wasm
 	cp $(TARGET_DIR)/wasm32-wasip2/release/local_folder_source.wasm $(COMPONENT_DIR)/local-folder.wasm
 	cp $(TARGET_DIR)/wasm32-wasip2/release/template_source.wasm $(COMPONENT_DIR)/template.wasm
+	$(CARGO) build --target wasm32-wasip2 -p content-extractor --release
+	cp $(TARGET_DIR)/wasm32-wasip2/release/content_extractor.wasm $(COMPONENT_DIR)/extractor.wasm
+
+## test-components: the components the sandbox tests load (hostile, future WIT version); never shipped
+test-components:
+	$(CARGO) build --target wasm32-wasip2 -p hostile-source -p future-version-source --release
+	mkdir -p $(COMPONENT_DIR)/test
+	cp $(TARGET_DIR)/wasm32-wasip2/release/hostile_source.wasm $(COMPONENT_DIR)/test/hostile.wasm
+	cp $(TARGET_DIR)/wasm32-wasip2/release/future_version_source.wasm $(COMPONENT_DIR)/test/future-version.wasm
 
 ## build: the runner, the emulator and the components (debug profile)
-build: components
+build: components test-components
 	$(CARGO) build -p tributary -p dropbox-emulator -p search-proxy
 
 ## demo: emulator seeded with sample documents + in-memory search server, a real sync and search
@@ -38,8 +47,9 @@ test: setup build
 	$(MAKE) test-rust test-conformance
 
 test-rust:
-	$(CARGO) test --workspace --exclude dropbox-source
+	$(CARGO) test --workspace --exclude dropbox-source --exclude content-extractor
 	$(CARGO) test -p dropbox-source
+	$(CARGO) test -p content-extractor
 
 test-conformance:
 	DROPBOX_EMULATOR_BIN=$(TARGET_DIR)/debug/dropbox-emulator $(PYTHON) -m pytest tests/conformance -q
@@ -53,7 +63,7 @@ bench: setup components
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	$(CARGO) clippy --target wasm32-wasip2 -p dropbox-source -p local-folder-source -p template-source -- -D warnings
+	$(CARGO) clippy --target wasm32-wasip2 -p dropbox-source -p local-folder-source -p template-source -p content-extractor -p hostile-source -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all

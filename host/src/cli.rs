@@ -35,6 +35,59 @@ pub enum Command {
     /// Forget the tenant's checkpoint (also replaces one that cannot be read): the next sync
     /// enumerates everything again.
     Reset(ConfigArg),
+    /// Run many tenants on their schedules, sandboxed, sharing them with other `serve`
+    /// processes through Elasticsearch.
+    Serve(ServeArgs),
+    /// Per tenant: the last run, its result and counts, the next run, and who runs it now.
+    Status(TargetArgs),
+    /// Stop a tenant's running sync (within seconds; its checkpoint stays).
+    Cancel(CancelArgs),
+}
+
+/// Which tenants, and where their runners coordinate.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TargetArgs {
+    /// A directory of tenant files, or one file of [[tenant]] tables.
+    #[arg(long)]
+    pub tenants: Option<PathBuf>,
+    /// serve.toml: tenants, listen address, coordination index, limits.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// The cluster that holds the coordination index (default: the one all tenants index into).
+    #[arg(long, env = "TRIBUTARY_COORDINATION_URL")]
+    pub coordination_url: Option<String>,
+    /// The coordination index (default tributary-coordination).
+    #[arg(long)]
+    pub coordination_index: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Serve /metrics (Prometheus) and /healthz here, e.g. 127.0.0.1:9464.
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// A runner that stops renewing its leases loses its tenants after this many seconds.
+    #[arg(long)]
+    pub lease_secs: Option<u64>,
+    /// Syncs running at once in this process.
+    #[arg(long)]
+    pub concurrent_runs: Option<usize>,
+    /// This process's name in claims and status (default: host name and pid).
+    #[arg(long)]
+    pub runner_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    /// The tenant whose run to stop.
+    pub tenant: String,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// How long to wait for the run to stop, in seconds.
+    #[arg(long, default_value_t = 10)]
+    pub wait_secs: u64,
 }
 
 #[derive(Debug, Args)]
@@ -66,7 +119,7 @@ pub struct SyncArgs {
 pub struct WatchArgs {
     #[command(flatten)]
     pub config: ConfigArg,
-    /// Long-poll timeout in seconds (the source clamps it to its own bounds, 30..480 for Dropbox).
+    /// Long-poll timeout in seconds (the source clamps it to its own bounds).
     #[arg(long, default_value_t = 30)]
     pub poll_secs: u32,
     /// Stop after this many change rounds (for tests and scripts); 0 = forever.
@@ -87,5 +140,23 @@ pub struct AuthArgs {
 #[derive(Debug, Args)]
 pub struct FieldsArgs {
     /// A bundled connector name or a path to a component (.wasm).
-    pub connector: String,
+    #[arg(value_name = "CONNECTOR", required_unless_present = "connector_flag")]
+    pub connector: Option<String>,
+    /// The same, as a flag: `--connector PATH`.
+    #[arg(
+        long = "connector",
+        value_name = "CONNECTOR",
+        conflicts_with = "connector"
+    )]
+    pub connector_flag: Option<String>,
+}
+
+impl FieldsArgs {
+    /// The connector, given either way.
+    pub fn connector(&self) -> &str {
+        self.connector
+            .as_deref()
+            .or(self.connector_flag.as_deref())
+            .unwrap_or_default()
+    }
 }

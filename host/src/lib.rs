@@ -5,16 +5,20 @@
 //! `sync::content` (fetches under `http`, `extract`) → `sink` (Elasticsearch bulk) → `state`
 //! (checkpoints, committed after acknowledgement). `es` is the one Elasticsearch client
 //! module of `sink` and `state`; `retry` the one retry policy.
+pub mod budget;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod es;
 pub mod extract;
 pub mod http;
+pub mod metrics;
+pub mod outputs;
 pub mod progress;
 pub mod report;
 pub mod retry;
 pub mod runtime;
+pub mod serve;
 pub mod sink;
 pub mod source;
 pub mod source_config;

@@ -88,7 +88,7 @@ pub struct ScopeDecl {
 
 #[derive(Debug, Clone)]
 pub struct ConnectorInfo {
-    /// Stable connector id, e.g. "dropbox".
+    /// Stable connector id, e.g. "local-folder".
     pub id: String,
     pub version: String,
     pub config: Vec<ConfigField>,

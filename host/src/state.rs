@@ -161,6 +161,9 @@ trait Backend {
         expected: Option<Version>,
     ) -> Result<Option<Version>, StateError>;
     fn held(&self) -> &Mutex<HashMap<String, Held>>;
+    /// Serializes this store's writes of held documents (a commit and a lease renewal must
+    /// not both write from the same version).
+    fn writes(&self) -> &tokio::sync::Mutex<()>;
 }
 
 /// Where checkpoints live.
@@ -203,6 +206,14 @@ impl StateStore {
         match self {
             StateStore::Elasticsearch(b) => commit(b, tenant, state).await,
             StateStore::Memory(b) => commit(b, tenant, state).await,
+        }
+    }
+
+    /// Extend the lease without changing the state (a heartbeat while a long page runs).
+    pub async fn renew(&self, tenant: &str) -> Result<(), StateError> {
+        match self {
+            StateStore::Elasticsearch(b) => renew(b, tenant).await,
+            StateStore::Memory(b) => renew(b, tenant).await,
         }
     }
 
@@ -385,6 +396,7 @@ async fn acquire(
 }
 
 async fn commit(b: &impl Backend, tenant: &str, state: &TenantState) -> Result<(), StateError> {
+    let _writing = b.writes().lock().await;
     let Some(mut held_state) = held(b, tenant) else {
         return Err(StateError::NotHeld {
             tenant: tenant.to_string(),
@@ -427,7 +439,41 @@ async fn commit(b: &impl Backend, tenant: &str, state: &TenantState) -> Result<(
     }
 }
 
+/// Write the held document back with a fresh lease.
+async fn renew(b: &impl Backend, tenant: &str) -> Result<(), StateError> {
+    let _writing = b.writes().lock().await;
+    let Some(mut held_state) = held(b, tenant) else {
+        return Err(StateError::NotHeld {
+            tenant: tenant.to_string(),
+        });
+    };
+    let holder = held_state
+        .doc
+        .lease
+        .as_ref()
+        .map(|l| l.holder.clone())
+        .unwrap_or_default();
+    held_state.doc.lease = Some(lease(&holder, held_state.ttl));
+    match b
+        .write(tenant, &held_state.doc, Some(held_state.version))
+        .await?
+    {
+        Some(version) => {
+            held_state.version = version;
+            remember(b, tenant, held_state);
+            Ok(())
+        }
+        None => {
+            forget(b, tenant);
+            Err(StateError::Lost {
+                tenant: tenant.to_string(),
+            })
+        }
+    }
+}
+
 async fn release(b: &impl Backend, tenant: &str) -> Result<(), StateError> {
+    let _writing = b.writes().lock().await;
     let Some(mut held_state) = forget(b, tenant) else {
         return Ok(());
     };
@@ -501,6 +547,7 @@ pub struct EsStateStore {
     budget: Duration,
     index_ready: tokio::sync::OnceCell<()>,
     held: Mutex<HashMap<String, Held>>,
+    writes: tokio::sync::Mutex<()>,
 }
 
 impl EsStateStore {
@@ -518,6 +565,7 @@ impl EsStateStore {
             budget: client_settings.retry_budget(),
             index_ready: tokio::sync::OnceCell::new(),
             held: Mutex::new(HashMap::new()),
+            writes: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -657,6 +705,10 @@ impl Backend for EsStateStore {
     fn held(&self) -> &Mutex<HashMap<String, Held>> {
         &self.held
     }
+
+    fn writes(&self) -> &tokio::sync::Mutex<()> {
+        &self.writes
+    }
 }
 
 #[derive(Default)]
@@ -671,6 +723,7 @@ struct MemoryData {
 pub struct MemoryStateStore {
     data: Arc<Mutex<MemoryData>>,
     held: Mutex<HashMap<String, Held>>,
+    writes: tokio::sync::Mutex<()>,
 }
 
 impl MemoryStateStore {
@@ -684,6 +737,7 @@ impl MemoryStateStore {
         MemoryStateStore {
             data: self.data.clone(),
             held: Mutex::new(HashMap::new()),
+            writes: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -730,6 +784,10 @@ impl Backend for MemoryStateStore {
     fn held(&self) -> &Mutex<HashMap<String, Held>> {
         &self.held
     }
+
+    fn writes(&self) -> &tokio::sync::Mutex<()> {
+        &self.writes
+    }
 }
 
 #[cfg(test)]
@@ -748,12 +806,12 @@ mod tests {
         let b = StateStore::Memory(inner.sibling());
 
         let state = a
-            .acquire("t", "dropbox", "runner-a", TTL, false)
+            .acquire("t", "some-source", "runner-a", TTL, false)
             .await
             .unwrap();
         assert_eq!(state.checkpoint, None);
         let err = b
-            .acquire("t", "dropbox", "runner-b", TTL, false)
+            .acquire("t", "some-source", "runner-b", TTL, false)
             .await
             .unwrap_err();
         assert!(
@@ -769,7 +827,7 @@ mod tests {
         a.release("t").await.unwrap();
 
         let seen = b
-            .acquire("t", "dropbox", "runner-b", TTL, false)
+            .acquire("t", "some-source", "runner-b", TTL, false)
             .await
             .unwrap();
         assert_eq!(seen.checkpoint.as_deref(), Some("cursor-1"));
@@ -789,10 +847,10 @@ mod tests {
         let a = MemoryStateStore::new();
         let b = StateStore::Memory(a.sibling());
         let a = StateStore::Memory(a);
-        a.acquire("t", "dropbox", "runner-a", Duration::ZERO, false)
+        a.acquire("t", "some-source", "runner-a", Duration::ZERO, false)
             .await
             .unwrap();
-        b.acquire("t", "dropbox", "runner-b", TTL, false)
+        b.acquire("t", "some-source", "runner-b", TTL, false)
             .await
             .unwrap();
         let err = a.commit("t", &TenantState::default()).await.unwrap_err();

@@ -2,6 +2,7 @@
 //! loaded and asked for its fields, the config resolved, the directories it is granted, the
 //! plan checked, and the HTTP policy (allow-list, credential, pacer) built from it.
 use crate::config::TenantConfig;
+use crate::extract::{ExtractLimits, Extractor, PoolConfig};
 use crate::http::{self, AllowList, Authenticator, HttpService, Pacer, SigV4Keys, TokenSource};
 use crate::runtime::{Connector, Grant, LoadError, LoadedComponent, Runtime, SandboxLimits};
 use crate::source::{ConnectorInfo, Credential, FieldKind, GuestError, Plan};
@@ -9,7 +10,6 @@ use crate::source_config::{self, ResolvedSource};
 use anyhow::{Context, anyhow};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Why a tenant could not be prepared; the CLI maps these to exit codes.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +37,9 @@ pub struct Tenant {
     pub grants: Vec<Grant>,
     pub retry_count: u32,
     pub concurrent_downloads: usize,
+    /// This tenant's pool of sandboxed text extractors, started on first use (never shared
+    /// with another tenant; the compiled component is shared by the whole process).
+    extractor: tokio::sync::OnceCell<Extractor>,
 }
 
 /// What a command needs of the tenant's secrets.
@@ -68,12 +71,7 @@ impl Tenant {
             LoadError::Other(e) => PrepareError::Other(e),
             config_error => PrepareError::Config(format!("{file}: connector: {config_error}")),
         })?;
-        let limits = SandboxLimits {
-            memory_bytes: (config.sandbox.memory_mb as usize) << 20,
-            call_timeout: Duration::from_secs(config.sandbox.call_timeout_secs),
-            cpu_time: config.sandbox.cpu_secs.map(Duration::from_secs),
-            ..SandboxLimits::default()
-        };
+        let limits = SandboxLimits::from(&config.sandbox);
         let client = http::client::build_client()?;
         let deny_all = Arc::new(HttpService::deny_all(client.clone()));
         // `info` runs with nothing granted: the grants depend on what it declares.
@@ -120,12 +118,36 @@ impl Tenant {
         }
         let retry_count = config.sync.retry_count;
         let concurrent_downloads = config.sync.concurrent_downloads;
-        let allow = AllowList::parse_all(plan.hosts.iter().map(String::as_str))
+        let declared = AllowList::parse_all(plan.hosts.iter().map(String::as_str))
             .map_err(|e| anyhow!("the {} component declared a bad host: {e}", info.id))?;
+        // The tenant may narrow what the component asks for, never widen it.
+        let allow = match &config.sandbox.allowed_hosts {
+            None => declared,
+            Some(allowed) => {
+                let allowed =
+                    AllowList::parse_all(allowed.iter().map(String::as_str)).map_err(|e| {
+                        PrepareError::Config(format!("{file}: sandbox.allowed_hosts: {e}"))
+                    })?;
+                let (kept, dropped): (Vec<_>, Vec<_>) = declared
+                    .origins()
+                    .iter()
+                    .cloned()
+                    .partition(|o| allowed.origins().contains(o));
+                for origin in &dropped {
+                    tracing::warn!(
+                        tenant = %config.tenant,
+                        %origin,
+                        "the component declares this host but sandbox.allowed_hosts does not allow it: its requests there will be denied"
+                    );
+                }
+                AllowList::new(kept)
+            }
+        };
         let pacer = Arc::new(Pacer::new());
         let (credential_hosts, credential) = match &plan.credential {
             None => (AllowList::default(), None),
             Some(credential) => {
+                confirm_credential(&config, &info, credential)?;
                 let hosts = AllowList::parse_all(credential.hosts().iter().map(String::as_str))
                     .map_err(|e| {
                         anyhow!(
@@ -174,7 +196,29 @@ impl Tenant {
             grants,
             retry_count,
             concurrent_downloads,
+            extractor: tokio::sync::OnceCell::new(),
         })
+    }
+
+    /// The tenant's extractor pool (the bundled extractor component, loaded once).
+    pub async fn extractor(&self, runtime: &Runtime) -> anyhow::Result<Extractor> {
+        self.extractor
+            .get_or_try_init(|| async {
+                let path = Extractor::bundled_path()?;
+                Extractor::load(runtime, &path, PoolConfig::default()).await
+            })
+            .await
+            .cloned()
+            .context("the text extractor cannot run; build it with `make components`, or set [content] extract = false")
+    }
+
+    /// What one extraction may use: the tenant's text settings, the sandbox's defaults.
+    pub fn extract_limits(&self) -> ExtractLimits {
+        ExtractLimits {
+            max_chars: self.config.content.max_chars,
+            normalize_whitespace: self.config.content.normalize_whitespace,
+            ..ExtractLimits::default()
+        }
     }
 
     /// A fresh sandbox for one run, wired to this tenant's HTTP policy and grants.
@@ -236,6 +280,132 @@ fn grant_directories(
         });
     }
     Ok(grants)
+}
+
+/// The secret fields a credential would use (send, or sign with).
+fn secret_fields_of(info: &ConnectorInfo, credential: &Credential) -> Vec<String> {
+    let fields: Vec<&str> = match credential {
+        Credential::OAuth2(o) => vec![&o.client_secret_field, &o.refresh_token_field],
+        Credential::AwsSigV4(a) => {
+            let mut f = vec![a.access_key_id_field.as_str(), &a.secret_access_key_field];
+            f.extend(a.session_token_field.as_deref());
+            f
+        }
+        Credential::Header(h) => vec![&h.value_field],
+        Credential::Basic(b) => vec![&b.username_field, &b.password_field],
+    };
+    fields
+        .into_iter()
+        .filter(|name| info.config.iter().any(|f| f.secret && f.name == *name))
+        .map(str::to_string)
+        .collect()
+}
+
+fn kind_of(credential: &Credential) -> &'static str {
+    match credential {
+        Credential::OAuth2(_) => "oauth2",
+        Credential::AwsSigV4(_) => "aws-sigv4",
+        Credential::Header(_) => "header",
+        Credential::Basic(_) => "basic",
+    }
+}
+
+/// The `[credential]` section that allows exactly what `credential` asks for.
+pub fn suggested_pin(info: &ConnectorInfo, credential: &Credential) -> String {
+    let quote = |items: &[String]| {
+        items
+            .iter()
+            .map(|i| format!("{i:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut text = format!(
+        "[credential]\nkind = {:?}\nhosts = [{}]\n",
+        kind_of(credential),
+        quote(credential.hosts())
+    );
+    if let Credential::OAuth2(o) = credential {
+        text.push_str(&format!("token_url = {:?}\n", o.token_url));
+    }
+    text.push_str(&format!(
+        "secret_fields = [{}]\n",
+        quote(&secret_fields_of(info, credential))
+    ));
+    text
+}
+
+/// A component may not decide alone where the tenant's secrets go: a bundled component (ours)
+/// is trusted with it, any other needs the tenant's `[credential]` section, and whatever
+/// the section says is enforced for bundled ones too.
+fn confirm_credential(
+    config: &TenantConfig,
+    info: &ConnectorInfo,
+    credential: &Credential,
+) -> Result<(), PrepareError> {
+    let file = config.file.display().to_string();
+    let Some(pin) = &config.credential else {
+        if config.is_bundled() {
+            return Ok(());
+        }
+        return Err(PrepareError::Config(format!(
+            "{file}: credential: the component {} wants to use this tenant's secrets ({} credential, sent to {}); \
+             a component loaded from a path may not choose that alone. If that is what you expect, add:\n\n{}",
+            config.connector,
+            kind_of(credential),
+            credential.hosts().join(", "),
+            suggested_pin(info, credential)
+        )));
+    };
+    let refuse = |what: String| {
+        PrepareError::Config(format!(
+            "{file}: credential: {what}; the component is not run. It asks for:\n\n{}",
+            suggested_pin(info, credential)
+        ))
+    };
+    if pin.kind != kind_of(credential) {
+        return Err(refuse(format!(
+            "the tenant allows a {} credential but the component declares {}",
+            pin.kind,
+            kind_of(credential)
+        )));
+    }
+    let allowed = AllowList::parse_all(pin.hosts.iter().map(String::as_str))
+        .map_err(|e| PrepareError::Config(format!("{file}: credential.hosts: {e}")))?;
+    let wanted =
+        AllowList::parse_all(credential.hosts().iter().map(String::as_str)).map_err(|e| {
+            anyhow!(
+                "the {} component declared a bad credential host: {e}",
+                info.id
+            )
+        })?;
+    if let Some(extra) = wanted
+        .origins()
+        .iter()
+        .find(|o| !allowed.origins().contains(o))
+    {
+        return Err(refuse(format!(
+            "the component would send the credential to {extra}, which credential.hosts does not list"
+        )));
+    }
+    if let Credential::OAuth2(o) = credential
+        && pin.token_url.as_deref() != Some(o.token_url.as_str())
+    {
+        return Err(refuse(format!(
+            "the component's token endpoint {} is not credential.token_url ({})",
+            o.token_url,
+            pin.token_url.as_deref().unwrap_or("not set")
+        )));
+    }
+    if !pin.secret_fields.is_empty()
+        && let Some(field) = secret_fields_of(info, credential)
+            .into_iter()
+            .find(|f| !pin.secret_fields.contains(f))
+    {
+        return Err(refuse(format!(
+            "the credential would use the secret field {field}, which credential.secret_fields does not list"
+        )));
+    }
+    Ok(())
 }
 
 /// Build the credential the plan asks for from the tenant's (host-kept) secrets.

@@ -291,7 +291,7 @@ mod tests {
     fn an_existing_token_file_is_made_private() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("dropbox.refresh_token");
+        let path = dir.path().join("source.refresh_token");
         std::fs::write(&path, "old\n").unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         write_private(&path, "new").unwrap();

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub async fn run(runtime: &Runtime, args: FieldsArgs) -> u8 {
-    let path = match component_path(&args.connector) {
+    let path = match component_path(args.connector()) {
         Ok(p) => p,
         Err(e) => return fail(EXIT_CONFIG, &e),
     };

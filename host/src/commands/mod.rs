@@ -1,23 +1,23 @@
 //! The subcommands, one file each, and what they share: logging, loading a tenant, opening
 //! the sink and the checkpoint store, and how outcomes become exit codes.
 mod auth;
+mod cancel;
 mod check;
 mod fields;
 mod reset;
+mod serve;
+mod status;
 mod sync;
 mod watch;
 
 pub use auth::{pkce_challenge, pkce_verifier};
 
 use crate::cli::{Cli, Command, ConfigArg};
-use crate::config::{ElasticsearchSection, TenantConfig};
-use crate::es::EsSettings;
+use crate::config::TenantConfig;
+use crate::outputs::OutputError;
 use crate::runtime::Runtime;
-use crate::sink::bulk::BulkSettings;
-use crate::sink::dry_run::DryRunSink;
-use crate::sink::elasticsearch::EsSink;
 use crate::sink::{Sink, WriteAck};
-use crate::state::{EsStateStore, MemoryStateStore, StateStore};
+use crate::state::StateStore;
 use crate::tenant::{PrepareError, Secrets, Tenant};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -40,6 +40,7 @@ pub fn init_logging(verbose: u8) {
     });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .with_target(false)
         .try_init();
@@ -58,6 +59,9 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Auth(args) => auth::run(&runtime, args).await,
         Command::Fields(args) => fields::run(&runtime, args).await,
         Command::Reset(args) => reset::run(args).await,
+        Command::Serve(args) => serve::run(&runtime, args).await,
+        Command::Status(args) => status::run(args).await,
+        Command::Cancel(args) => cancel::run(args).await,
     }
 }
 
@@ -89,89 +93,25 @@ pub(crate) async fn load_tenant(
     }
 }
 
-fn es_settings(section: &ElasticsearchSection) -> EsSettings {
-    EsSettings {
-        url: section.url.clone(),
-        api_key: section.api_key.as_ref().map(|s| s.expose().to_string()),
-        username: section.username.clone(),
-        password: section.password.as_ref().map(|s| s.expose().to_string()),
-        ca_cert: section.ca_cert.clone(),
-        insecure: section.insecure,
-        retry_budget_secs: section.retry_budget_secs,
-    }
-}
-
-/// The checkpoint store of a tenant's `[elasticsearch]` section.
+/// The checkpoint store of a tenant's config, or the exit code (the error printed).
 pub(crate) fn state_store(config: &TenantConfig) -> Result<StateStore, u8> {
-    let Some(section) = &config.elasticsearch else {
-        return Err(fail(
-            EXIT_CONFIG,
-            &format!(
-                "{}: [elasticsearch] is missing (url and index)",
-                config.file.display()
-            ),
-        ));
-    };
-    EsStateStore::new(&es_settings(section), &section.state_index)
-        .map(StateStore::Elasticsearch)
-        .map_err(|e| {
-            fail(
-                EXIT_FAILED,
-                &format!("checkpoint store {}: {e:#}", section.state_index),
-            )
-        })
+    crate::outputs::state_store(config).map_err(output_failure)
 }
 
-/// The sink, its ack channel and the checkpoint store for one run.
+/// The outputs of one run alone in its process, or the exit code (the error printed).
 pub(crate) async fn open_outputs(
     tenant: &Tenant,
     dry_run: Option<&PathBuf>,
 ) -> Result<(Sink, mpsc::UnboundedReceiver<WriteAck>, Arc<StateStore>), u8> {
-    let (acks_tx, acks_rx) = mpsc::unbounded_channel();
-    if let Some(target) = dry_run {
-        let out: Box<dyn std::io::Write + Send> = if target.as_os_str() == "-" {
-            Box::new(std::io::BufWriter::new(std::io::stdout()))
-        } else {
-            match std::fs::File::create(target) {
-                Ok(f) => Box::new(std::io::BufWriter::new(f)),
-                Err(e) => {
-                    return Err(fail(
-                        EXIT_FAILED,
-                        &format!("cannot write {}: {e}", target.display()),
-                    ));
-                }
-            }
-        };
-        let sink = Sink::DryRun(DryRunSink::new(out, acks_tx));
-        return Ok((
-            sink,
-            acks_rx,
-            Arc::new(StateStore::Memory(MemoryStateStore::default())),
-        ));
+    let outputs = crate::outputs::open(tenant, dry_run, None)
+        .await
+        .map_err(output_failure)?;
+    Ok((outputs.sink, outputs.acks, outputs.store))
+}
+
+fn output_failure(e: OutputError) -> u8 {
+    match e {
+        OutputError::Config(m) => fail(EXIT_CONFIG, &m),
+        OutputError::Failed(m) => fail(EXIT_FAILED, &m),
     }
-    let Some(section) = &tenant.config.elasticsearch else {
-        return Err(fail(
-            EXIT_CONFIG,
-            &format!(
-                "{}: [elasticsearch] is missing (url and index); or use --dry-run to write NDJSON instead",
-                tenant.config.file.display()
-            ),
-        ));
-    };
-    let settings = es_settings(section);
-    let bulk = BulkSettings {
-        retry_budget: settings.retry_budget(),
-        ..BulkSettings::default()
-    };
-    let sink = match EsSink::connect(&settings, &section.index, bulk, acks_tx).await {
-        Ok(s) => Sink::Elasticsearch(s),
-        Err(e) => {
-            return Err(fail(
-                EXIT_FAILED,
-                &format!("Elasticsearch at {}: {e:#}", section.url),
-            ));
-        }
-    };
-    let store = state_store(&tenant.config)?;
-    Ok((sink, acks_rx, Arc::new(store)))
 }

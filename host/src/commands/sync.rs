@@ -7,8 +7,6 @@ use crate::report::SyncReport;
 use crate::runtime::Runtime;
 use crate::sync::{self, SyncError, SyncOptions};
 use crate::tenant::Secrets;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 pub async fn run(runtime: &Runtime, args: SyncArgs) -> u8 {
     let tenant = match load_tenant(runtime, &args.config, Secrets::Required).await {
@@ -19,12 +17,7 @@ pub async fn run(runtime: &Runtime, args: SyncArgs) -> u8 {
         Ok(o) => o,
         Err(code) => return code,
     };
-    let options = SyncOptions {
-        full: args.full,
-        runner_id: crate::state::local_runner_id(),
-        progress: !args.quiet,
-        stop: Arc::new(AtomicBool::new(false)),
-    };
+    let options = SyncOptions::alone(&tenant, args.full, !args.quiet);
     let (report, result) = sync::run(
         runtime,
         &tenant,

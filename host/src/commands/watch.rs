@@ -2,12 +2,12 @@
 //! arrives, with the same checkpoint guarantees as `sync`. Ctrl-C stops after the current page.
 use super::{EXIT_FAILED, EXIT_OK, load_tenant, open_outputs};
 use crate::cli::WatchArgs;
-use crate::runtime::{GuestError, Runtime};
+use crate::runtime::Runtime;
+use crate::sync::changes::Waited;
 use crate::sync::{self, SyncOptions};
 use crate::tenant::Secrets;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 pub async fn run(runtime: &Runtime, args: WatchArgs) -> u8 {
     let tenant = match load_tenant(runtime, &args.config, Secrets::Required).await {
@@ -32,10 +32,8 @@ pub async fn run(runtime: &Runtime, args: WatchArgs) -> u8 {
         });
     }
     let options = SyncOptions {
-        full: false,
-        runner_id: crate::state::local_runner_id(),
-        progress: false,
         stop: stop.clone(),
+        ..SyncOptions::alone(&tenant, false, false)
     };
     let mut rounds = 0u64;
     loop {
@@ -67,46 +65,20 @@ pub async fn run(runtime: &Runtime, args: WatchArgs) -> u8 {
             return EXIT_FAILED;
         };
         // Wait for the next change (or Ctrl-C).
-        loop {
-            let mut connector = match tenant.instantiate(runtime).await {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    return EXIT_FAILED;
-                }
-            };
-            let config = tenant.source.public_json();
-            let waited = tokio::select! {
-                r = connector.wait_for_changes(&config, &checkpoint, args.poll_secs) => r,
-                _ = stopped.notified() => return EXIT_OK,
-            };
-            match waited {
-                Ok(Ok(result)) => {
-                    if let Some(backoff) = result.backoff_secs {
-                        tracing::debug!(backoff, "source asked to back off");
-                        tokio::select! {
-                            _ = tokio::time::sleep(Duration::from_secs(backoff.into())) => {}
-                            _ = stopped.notified() => return EXIT_OK,
-                        }
-                    }
-                    if result.changes {
-                        break;
-                    }
-                }
-                // The next sync turns an expired checkpoint into a controlled full resync.
-                Ok(Err(GuestError::CheckpointExpired(_))) => break,
-                Ok(Err(GuestError::Transient(m))) => {
-                    tracing::warn!("waiting for changes failed ({m}); retrying in 5 s");
-                    tokio::time::sleep(Duration::from_secs(5)).await;
-                }
-                Ok(Err(e)) => {
-                    eprintln!("error: {e}");
-                    return EXIT_FAILED;
-                }
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    return EXIT_FAILED;
-                }
+        match sync::changes::wait_for_changes(
+            runtime,
+            &tenant,
+            &checkpoint,
+            args.poll_secs,
+            &stopped,
+        )
+        .await
+        {
+            Ok(Waited::Changes) => {}
+            Ok(Waited::Stopped) => return EXIT_OK,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return EXIT_FAILED;
             }
         }
     }

@@ -84,12 +84,12 @@ mod tests {
     #[test]
     fn allow_list_matches_scheme_host_and_port_exactly() {
         let list =
-            AllowList::parse_all(["https://api.dropboxapi.com", "http://127.0.0.1:8080"]).unwrap();
-        assert!(list.allows(&url("https://api.dropboxapi.com/2/files/list_folder")));
-        assert!(list.allows(&url("https://API.dropboxapi.com:443/x")));
-        assert!(!list.allows(&url("http://api.dropboxapi.com/x")));
-        assert!(!list.allows(&url("https://api.dropboxapi.com:8443/x")));
-        assert!(!list.allows(&url("https://evil.com/?https://api.dropboxapi.com")));
+            AllowList::parse_all(["https://api.example.com", "http://127.0.0.1:8080"]).unwrap();
+        assert!(list.allows(&url("https://api.example.com/v1/items")));
+        assert!(list.allows(&url("https://API.example.com:443/x")));
+        assert!(!list.allows(&url("http://api.example.com/x")));
+        assert!(!list.allows(&url("https://api.example.com:8443/x")));
+        assert!(!list.allows(&url("https://evil.com/?https://api.example.com")));
         assert!(list.allows(&url("http://127.0.0.1:8080/2/x")));
         assert!(!list.allows(&url("http://127.0.0.1:8081/2/x")));
         assert!(!list.allows(&url("http://169.254.169.254/latest")));
@@ -97,7 +97,7 @@ mod tests {
 
     #[test]
     fn empty_allow_list_denies_everything() {
-        assert!(!AllowList::default().allows(&url("https://api.dropboxapi.com/")));
+        assert!(!AllowList::default().allows(&url("https://api.example.com/")));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! version's module converts its generated types into the host's own).
 use super::engine::{ComponentPre, EPOCH_TICK, LoadedComponent, Runtime, SandboxLimits};
 use super::host_state::{Grant, HostState};
+use super::limits::GuestLimiter;
 use super::{WasmContext, v0_1, v0_2};
 use crate::http::HttpService;
 use crate::source::{ConnectorInfo, GuestError, Page, Plan, WaitResult, WitVersion};
@@ -11,7 +12,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::component::ResourceAny;
-use wasmtime::{Store, StoreLimitsBuilder, UpdateDeadline};
+use wasmtime::{Store, UpdateDeadline};
 
 /// The instance's exports, per WIT version.
 enum Instance {
@@ -125,14 +126,10 @@ impl Connector {
         tenant: &str,
         grants: &[Grant],
     ) -> anyhow::Result<Connector> {
-        let store_limits = StoreLimitsBuilder::new()
-            .memory_size(limits.memory_bytes)
-            .table_elements(1 << 20)
-            .trap_on_grow_failure(true)
-            .build();
+        let limiter = GuestLimiter::new(limits.memory_bytes, runtime.memory_budget().clone());
         let mut state = HostState::new(
             http,
-            store_limits,
+            limiter,
             limits.max_response_bytes,
             tenant.to_string(),
             grants,
@@ -275,7 +272,72 @@ impl Connector {
             instance.next_page(s, handle)
         })
         .await;
-        self.explain(result)
+        let page = self.explain(result)?;
+        Ok(match page {
+            Ok(page) => self.within_limits(page),
+            Err(e) => Err(self.with_limit_hit(e)),
+        })
+    }
+
+    /// A refusal the component reports after one of the host's limits bit it (a response
+    /// cut at `sandbox.max_response_bytes`, say) says so, and names the setting.
+    fn with_limit_hit(&self, e: GuestError) -> GuestError {
+        let Some(hit) = self.store.data().limit_hit() else {
+            return e;
+        };
+        let add = |m: String| format!("{m} ({hit})");
+        match e {
+            GuestError::InvalidConfig(m) => GuestError::InvalidConfig(add(m)),
+            GuestError::Unauthorized(m) => GuestError::Unauthorized(add(m)),
+            GuestError::CheckpointExpired(m) => GuestError::CheckpointExpired(add(m)),
+            GuestError::CheckpointMismatch(m) => GuestError::CheckpointMismatch(add(m)),
+            GuestError::Transient(m) => GuestError::Transient(add(m)),
+            GuestError::Permanent(m) => GuestError::Permanent(add(m)),
+        }
+    }
+
+    /// A page the host accepts: within `max_page_changes`, `max_field_bytes` and
+    /// `max_checkpoint_bytes`. Anything over ends the run with the setting named.
+    fn within_limits(&self, page: Page) -> Result<Page, GuestError> {
+        let limits = &self.limits;
+        let over = |what: String, setting: &str, limit: usize| {
+            GuestError::Permanent(format!(
+                "component {} exceeded sandbox.{setting} = {limit}: {what}; raise [sandbox] {setting} if the component is right to send that much",
+                self.name
+            ))
+        };
+        if page.changes.len() > limits.max_page_changes {
+            return Err(over(
+                format!("a page had {} changes", page.changes.len()),
+                "max_page_changes",
+                limits.max_page_changes,
+            ));
+        }
+        if let Some(checkpoint) = &page.checkpoint
+            && checkpoint.len() > limits.max_checkpoint_bytes
+        {
+            return Err(over(
+                format!("a checkpoint of {} bytes", checkpoint.len()),
+                "max_checkpoint_bytes",
+                limits.max_checkpoint_bytes,
+            ));
+        }
+        for change in &page.changes {
+            if let crate::source::Change::Upsert(doc) = change
+                && doc.fields.len() > limits.max_field_bytes
+            {
+                return Err(over(
+                    format!(
+                        "document {:?} has {} bytes of fields",
+                        doc.id.chars().take(200).collect::<String>(),
+                        doc.fields.len()
+                    ),
+                    "max_field_bytes",
+                    limits.max_field_bytes,
+                ));
+            }
+        }
+        Ok(page)
     }
 
     /// Release a session's resource in the store.
@@ -287,18 +349,20 @@ impl Connector {
             .wasm_context("dropping the sync session")
     }
 
-    /// Turn a trap into an error that says which component and what it printed.
+    /// Turn a trap into an error that says which component, which limit it hit (and the
+    /// setting that raises it) and what it printed.
     fn explain<T>(&self, result: anyhow::Result<T>) -> anyhow::Result<T> {
         result.map_err(|e| {
-            let stderr = self.store.data().stderr_text();
-            if stderr.is_empty() {
-                e.context(format!("component {} failed", self.name))
-            } else {
-                e.context(format!(
-                    "component {} failed; it printed: {stderr}",
-                    self.name
-                ))
+            let state = self.store.data();
+            let mut context = format!("component {} failed", self.name);
+            if let Some(hit) = state.limit_hit() {
+                context.push_str(&format!(" ({hit})"));
             }
+            let stderr = state.stderr_text();
+            if !stderr.is_empty() {
+                context.push_str(&format!("; it printed: {stderr}"));
+            }
+            e.context(context)
         })
     }
 }
@@ -314,15 +378,24 @@ async fn guarded<'a, T>(
         Ok(Ok(value)) => Ok(value),
         Ok(Err(trap)) => {
             let reason = match trap.downcast_ref::<wasmtime::Trap>() {
-                Some(wasmtime::Trap::Interrupt) => "ran out of its CPU-time budget".to_string(),
+                Some(wasmtime::Trap::Interrupt) => {
+                    "ran out of its CPU-time budget (raise sandbox.cpu_secs)".to_string()
+                }
                 Some(wasmtime::Trap::UnreachableCodeReached) => "panicked (trap)".to_string(),
+                Some(wasmtime::Trap::StackOverflow) => "overflowed its stack (trap)".to_string(),
                 Some(other) => format!("trapped: {other}"),
+                // wasmtime's own guard on what one call may copy out of the guest.
+                None if format!("{trap:#}").contains("too much data is being copied") => {
+                    "returned more data in one call than the host copies (128 MiB): a page far over \
+                     sandbox.max_page_changes or sandbox.max_field_bytes"
+                        .to_string()
+                }
                 None => format!("trapped: {trap:#}"),
             };
             Err(anyhow!("{what} {reason}"))
         }
         Err(_) => Err(anyhow!(
-            "{what} did not return within {}s; the run was stopped",
+            "{what} did not return within {}s (sandbox.call_timeout_secs); the run was stopped",
             timeout.as_secs()
         )),
     }

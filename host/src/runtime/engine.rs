@@ -1,6 +1,7 @@
 //! The process-wide engine, the epoch ticker and the compiled-component cache.
 use super::WasmContext;
 use super::host_state::HostState;
+use super::limits::MemoryBudget;
 use super::{v0_1, v0_2};
 use crate::source::WitVersion;
 use anyhow::Context;
@@ -13,7 +14,7 @@ use wasmtime::{Config, Engine};
 /// The epoch ticks this often; guests yield to the executor at every tick.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Per-run sandbox limits.
+/// Per-run sandbox limits (see `config::SandboxSection` for the settings that set them).
 #[derive(Debug, Clone)]
 pub struct SandboxLimits {
     /// Cap on each linear memory of the component.
@@ -24,15 +25,30 @@ pub struct SandboxLimits {
     pub max_response_bytes: u64,
     /// Total guest CPU time per run (None: unlimited; the wall-clock cap still applies).
     pub cpu_time: Option<Duration>,
+    /// Changes in one page.
+    pub max_page_changes: usize,
+    /// Bytes of one document's fields JSON.
+    pub max_field_bytes: usize,
+    /// Bytes of one checkpoint.
+    pub max_checkpoint_bytes: usize,
 }
 
 impl Default for SandboxLimits {
     fn default() -> Self {
+        SandboxLimits::from(&crate::config::SandboxSection::default())
+    }
+}
+
+impl From<&crate::config::SandboxSection> for SandboxLimits {
+    fn from(s: &crate::config::SandboxSection) -> Self {
         SandboxLimits {
-            memory_bytes: 256 << 20,
-            call_timeout: Duration::from_secs(600),
-            max_response_bytes: 64 << 20,
-            cpu_time: None,
+            memory_bytes: usize::try_from(s.memory_mb << 20).unwrap_or(usize::MAX),
+            call_timeout: Duration::from_secs(s.call_timeout_secs),
+            max_response_bytes: s.max_response_bytes,
+            cpu_time: s.cpu_secs.map(Duration::from_secs),
+            max_page_changes: usize::try_from(s.max_page_changes).unwrap_or(usize::MAX),
+            max_field_bytes: usize::try_from(s.max_field_bytes).unwrap_or(usize::MAX),
+            max_checkpoint_bytes: usize::try_from(s.max_checkpoint_bytes).unwrap_or(usize::MAX),
         }
     }
 }
@@ -42,6 +58,21 @@ impl Default for SandboxLimits {
 pub struct Runtime {
     engine: Engine,
     linker: std::sync::Arc<Linker<HostState>>,
+    /// Guest memory of every store of this process together.
+    memory: std::sync::Arc<MemoryBudget>,
+    /// Components compiled in this process, by the SHA-256 of their bytes: every tenant
+    /// using the same component shares one compiled artifact and one `InstancePre`.
+    registry: std::sync::Arc<Registry>,
+}
+
+/// Compiled components by digest, source components linked and type-checked by digest, and
+/// which digest a file had when last read.
+#[derive(Default)]
+struct Registry {
+    components: std::sync::Mutex<std::collections::HashMap<String, Component>>,
+    by_digest: std::sync::Mutex<std::collections::HashMap<String, LoadedComponent>>,
+    by_file:
+        std::sync::Mutex<std::collections::HashMap<PathBuf, (std::time::SystemTime, u64, String)>>,
 }
 
 impl Runtime {
@@ -81,23 +112,58 @@ impl Runtime {
         Ok(Runtime {
             engine,
             linker: std::sync::Arc::new(linker),
+            memory: std::sync::Arc::new(MemoryBudget::unlimited()),
+            registry: Default::default(),
         })
+    }
+
+    /// Cap the guest memory of all stores together (`tributary serve`).
+    pub fn with_memory_budget(mut self, budget: MemoryBudget) -> Self {
+        self.memory = std::sync::Arc::new(budget);
+        self
+    }
+
+    /// The process-wide guest memory budget.
+    pub fn memory_budget(&self) -> &std::sync::Arc<MemoryBudget> {
+        &self.memory
     }
 
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
 
-    /// Compile (or load from the cache) a component, find which `tributary:source` version it
-    /// exports, and type-check it against that version's world.
-    pub async fn load(&self, path: &Path) -> Result<LoadedComponent, LoadError> {
-        let bytes = tokio::fs::read(path)
-            .await
-            .map_err(|e| LoadError::Unreadable {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            })?;
+    /// Compile a component (any world), once per process: an unchanged file is not read
+    /// again, and the same bytes from anywhere are compiled once. Returns the component and
+    /// the SHA-256 of its bytes.
+    pub async fn compile(&self, path: &Path) -> Result<(Component, String), LoadError> {
+        let unreadable = |e: std::io::Error| LoadError::Unreadable {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        };
+        let stat = tokio::fs::metadata(path).await.map_err(unreadable)?;
+        let modified = stat.modified().map_err(unreadable)?;
+        let known = self
+            .registry
+            .by_file
+            .lock()
+            .ok()
+            .and_then(|files| files.get(path).cloned())
+            .filter(|(m, len, _)| *m == modified && *len == stat.len())
+            .and_then(|(_, _, digest)| self.component(&digest).map(|c| (c, digest)));
+        if let Some(known) = known {
+            return Ok(known);
+        }
+        let bytes = tokio::fs::read(path).await.map_err(unreadable)?;
         let digest = hex::encode(Sha256::digest(&bytes));
+        if let Ok(mut files) = self.registry.by_file.lock() {
+            files.insert(
+                path.to_path_buf(),
+                (modified, bytes.len() as u64, digest.clone()),
+            );
+        }
+        if let Some(component) = self.component(&digest) {
+            return Ok((component, digest));
+        }
         let engine = self.engine.clone();
         let component = tokio::task::spawn_blocking(move || Component::new(&engine, &bytes))
             .await
@@ -106,6 +172,28 @@ impl Runtime {
                 path: path.to_path_buf(),
                 reason: format!("{:#}", anyhow::Error::from(e)),
             })?;
+        if let Ok(mut components) = self.registry.components.lock() {
+            components.insert(digest.clone(), component.clone());
+        }
+        Ok((component, digest))
+    }
+
+    fn component(&self, digest: &str) -> Option<Component> {
+        self.registry
+            .components
+            .lock()
+            .ok()
+            .and_then(|c| c.get(digest).cloned())
+    }
+
+    /// Compile (or take from this process's registry) a source component, find which
+    /// `tributary:source` version it exports, and type-check it against that version's world.
+    /// Every tenant using the same component shares one `InstancePre`.
+    pub async fn load(&self, path: &Path) -> Result<LoadedComponent, LoadError> {
+        let (component, digest) = self.compile(path).await?;
+        if let Some(loaded) = self.compiled(&digest) {
+            return Ok(loaded);
+        }
         let api = exported_version(&self.engine, &component).map_err(|reason| {
             LoadError::Unsupported {
                 path: path.to_path_buf(),
@@ -128,12 +216,29 @@ impl Runtime {
                 ComponentPre::V0_2(v0_2::SourceConnectorPre::new(linked).map_err(misfit)?)
             }
         };
-        Ok(LoadedComponent {
+        let component = LoadedComponent {
             pre,
             path: path.to_path_buf(),
             api,
-            digest,
-        })
+            digest: digest.clone(),
+        };
+        if let Ok(mut compiled) = self.registry.by_digest.lock() {
+            compiled.insert(digest, component.clone());
+        }
+        Ok(component)
+    }
+
+    fn compiled(&self, digest: &str) -> Option<LoadedComponent> {
+        self.registry
+            .by_digest
+            .lock()
+            .ok()
+            .and_then(|compiled| compiled.get(digest).cloned())
+    }
+
+    /// Components compiled in this process.
+    pub fn compiled_count(&self) -> usize {
+        self.registry.by_digest.lock().map(|c| c.len()).unwrap_or(0)
     }
 }
 

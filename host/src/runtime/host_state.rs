@@ -1,10 +1,10 @@
 //! What one run's `Store` holds, and the version-independent host side of the component's
 //! imports (each WIT version's module adapts its generated traits to these).
+use super::limits::GuestLimiter;
 use crate::http::{HttpError, HttpService, InboundResponse, OutboundRequest};
 use futures::StreamExt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
@@ -30,19 +30,21 @@ pub struct Grant {
 pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
-    pub(crate) limits: StoreLimits,
+    pub(crate) limits: GuestLimiter,
     pub(crate) stderr: MemoryOutputPipe,
     http: Arc<HttpService>,
     max_response_bytes: u64,
     tenant: String,
     /// Epoch ticks of guest execution left before the run is interrupted (None: unlimited).
     pub(crate) cpu_ticks_left: Option<u64>,
+    /// The last response refused for its size.
+    response_limit_hit: Option<String>,
 }
 
 impl HostState {
     pub fn new(
         http: Arc<HttpService>,
-        limits: StoreLimits,
+        limits: GuestLimiter,
         max_response_bytes: u64,
         tenant: String,
         grants: &[Grant],
@@ -78,6 +80,7 @@ impl HostState {
             max_response_bytes,
             tenant,
             cpu_ticks_left: None,
+            response_limit_hit: None,
         })
     }
 
@@ -102,7 +105,28 @@ impl HostState {
         if let Err(HttpError::Denied(m)) = &result {
             tracing::warn!(tenant = %self.tenant, "component request denied: {m}");
         }
+        self.note_response_limit(&result);
         result
+    }
+
+    /// Why the last request was refused for its size, if it was (names the setting).
+    pub(crate) fn note_response_limit(&mut self, result: &Result<InboundResponse, HttpError>) {
+        if let Err(HttpError::TooLarge(n)) = result {
+            let hit = format!(
+                "a response of over {n} bytes was cut: sandbox.max_response_bytes = {}",
+                self.max_response_bytes
+            );
+            tracing::warn!(tenant = %self.tenant, "{hit}; raise it if the component needs more");
+            self.response_limit_hit = Some(hit);
+        }
+    }
+
+    /// The limit a refusal in this store was due to, if any.
+    pub(crate) fn limit_hit(&self) -> Option<String> {
+        self.limits
+            .hit
+            .clone()
+            .or_else(|| self.response_limit_hit.clone())
     }
 
     /// Independent requests, run concurrently; answers in request order.
@@ -119,7 +143,7 @@ impl HostState {
         }
         let (http, max) = (self.http.clone(), self.max_response_bytes);
         let tenant = self.tenant.clone();
-        futures::stream::iter(requests)
+        let results: Vec<_> = futures::stream::iter(requests)
             .map(|request| {
                 let (http, tenant) = (http.clone(), tenant.clone());
                 async move {
@@ -132,7 +156,11 @@ impl HostState {
             })
             .buffered(SEND_MANY_CONCURRENCY)
             .collect()
-            .await
+            .await;
+        for result in &results {
+            self.note_response_limit(result);
+        }
+        results
     }
 
     /// A log line from the component (untrusted: its length is capped).

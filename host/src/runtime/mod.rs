@@ -8,6 +8,7 @@
 pub mod connector;
 pub mod engine;
 pub mod host_state;
+pub mod limits;
 mod v0_1;
 mod v0_2;
 
@@ -15,6 +16,7 @@ pub use crate::source::GuestError;
 pub use connector::{Connector, Session};
 pub use engine::{LoadError, LoadedComponent, Runtime, SandboxLimits};
 pub use host_state::Grant;
+pub use limits::MemoryBudget;
 
 /// `anyhow` context for `wasmtime::Error` results (wasmtime 42+ has its own error type).
 pub(crate) trait WasmContext<T> {

@@ -14,6 +14,7 @@
 //!   `tributary.content_key`) are sent as `null` so stale values do not survive; connector fields
 //!   that disappear from a document do survive (send them as `null` to clear them).
 use super::{SinkStats, Write, WriteAck, rfc3339};
+use crate::budget::{Grant, Share};
 use crate::es::{error_reason, is_transient, read_json};
 use anyhow::{Context, anyhow};
 use bytes::Bytes;
@@ -26,8 +27,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 use tokio::sync::mpsc::{self, UnboundedSender};
-use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, oneshot};
+use tokio::sync::{Mutex, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
+use tracing::Instrument;
 
 /// A partly filled batch goes out after this long without new writes.
 const IDLE_FLUSH: Duration = Duration::from_millis(500);
@@ -75,8 +77,8 @@ struct Prepared {
     op: Op,
     token: u64,
     lines: Bytes,
-    /// This write's share of the byte budget; released when the write is acknowledged.
-    _budget: Option<Arc<OwnedSemaphorePermit>>,
+    /// This write's part of the byte budget; released when the write is acknowledged.
+    _budget: Option<Arc<Grant>>,
 }
 
 enum Command {
@@ -115,13 +117,10 @@ struct Shared {
     acks: UnboundedSender<WriteAck>,
     counters: Counters,
     /// KiB of serialized writes queued or in flight: bounds memory when documents carry
-    /// large bodies, whatever `queue` (a count) allows.
-    budget: Arc<Semaphore>,
+    /// large bodies, whatever `queue` (a count) allows. Shared fairly with the other tenants
+    /// of the process in `tributary serve`.
+    budget: Share,
 }
-
-/// Serialized writes queued or in flight are capped at this many KiB (plus one oversized
-/// document at a time).
-const BUDGET_KIB: usize = 48 * 1024;
 
 impl Shared {
     fn ack(&self, item: &Prepared, outcome: Result<(), String>) {
@@ -156,6 +155,7 @@ impl BulkWriter {
         client: Elasticsearch,
         index: String,
         settings: BulkSettings,
+        budget: Share,
         acks: UnboundedSender<WriteAck>,
     ) -> BulkWriter {
         let settings = BulkSettings {
@@ -171,10 +171,10 @@ impl BulkWriter {
             settings,
             acks,
             counters: Counters::default(),
-            budget: Arc::new(Semaphore::new(BUDGET_KIB)),
+            budget,
         });
         let (tx, rx) = mpsc::channel(settings.queue);
-        let task = tokio::spawn(run_writer(shared.clone(), rx));
+        let task = tokio::spawn(run_writer(shared.clone(), rx).in_current_span());
         BulkWriter {
             tx,
             task: Mutex::new(Some(task)),
@@ -185,15 +185,8 @@ impl BulkWriter {
     /// Serialize `write` and queue it (waits while the queue is full).
     pub async fn submit(&self, write: Write, token: u64) -> anyhow::Result<()> {
         let mut prepared = prepare(write, token, SystemTime::now())?;
-        let kib = (prepared.lines.len() / 1024 + 1).min(BUDGET_KIB) as u32;
-        prepared._budget = Some(Arc::new(
-            self.shared
-                .budget
-                .clone()
-                .acquire_many_owned(kib)
-                .await
-                .context("the bulk writer's byte budget was closed")?,
-        ));
+        let kib = prepared.lines.len() / 1024 + 1;
+        prepared._budget = Some(Arc::new(self.shared.budget.acquire(kib).await));
         self.tx.send(Command::Write(prepared)).await.map_err(|_| {
             anyhow!(
                 "the bulk writer for index {} has stopped; see the earlier error",
@@ -288,7 +281,12 @@ fn push_line(buf: &mut Vec<u8>, value: &impl serde::Serialize) -> anyhow::Result
 /// For a merge that stands in for a replace: null out host-owned optional fields that the new
 /// source does not have, so a stale body or reason does not survive.
 fn with_cleared_host_fields(mut source: Map<String, Value>) -> Map<String, Value> {
-    for field in ["body", "content_skipped_reason"] {
+    for field in [
+        "body",
+        "content_skipped_reason",
+        "content_truncated",
+        "content_meta",
+    ] {
         source.entry(field).or_insert(Value::Null);
     }
     if let Some(Value::Object(tributary)) = source.get_mut("tributary") {
@@ -369,7 +367,9 @@ impl Flight {
         for item in &batch {
             *self.ids.entry(item.id.clone()).or_default() += 1;
         }
-        let handle = self.tasks.spawn(send_batch(shared.clone(), batch.clone()));
+        let handle = self
+            .tasks
+            .spawn(send_batch(shared.clone(), batch.clone()).in_current_span());
         self.batches.insert(handle.id(), batch);
     }
 

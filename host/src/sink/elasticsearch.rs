@@ -27,11 +27,24 @@ pub struct EsSink {
 }
 
 impl EsSink {
-    /// Check that the cluster answers and start the bulk writer for `index`.
+    /// Check that the cluster answers and start the bulk writer for `index`, with a byte
+    /// budget of its own.
     pub async fn connect(
         settings: &EsSettings,
         index: &str,
         bulk: BulkSettings,
+        acks: UnboundedSender<WriteAck>,
+    ) -> anyhow::Result<EsSink> {
+        let bytes = crate::budget::Budgets::for_one_run(1).bulk_kib.join(index);
+        Self::connect_with_budget(settings, index, bulk, bytes, acks).await
+    }
+
+    /// As `connect`, drawing the bytes in flight from a budget shared with other tenants.
+    pub async fn connect_with_budget(
+        settings: &EsSettings,
+        index: &str,
+        bulk: BulkSettings,
+        bytes: crate::budget::Share,
         acks: UnboundedSender<WriteAck>,
     ) -> anyhow::Result<EsSink> {
         if index.is_empty() {
@@ -66,7 +79,7 @@ impl EsSink {
                 error_reason(&answer.body)
             ),
         }
-        let writer = BulkWriter::spawn(client.clone(), index.to_string(), bulk, acks);
+        let writer = BulkWriter::spawn(client.clone(), index.to_string(), bulk, bytes, acks);
         Ok(EsSink {
             client,
             index: index.to_string(),

@@ -11,6 +11,8 @@ pub const HOST_OWNED_FIELDS: &[&str] = &[
     "body",
     "content_status",
     "content_skipped_reason",
+    "content_truncated",
+    "content_meta",
     "_timestamp",
     "tributary",
 ];
@@ -54,6 +56,17 @@ pub fn host_properties() -> Map<String, Value> {
         "body": { "type": "text" },
         "content_status": { "type": "keyword" },
         "content_skipped_reason": { "type": "keyword" },
+        "content_truncated": { "type": "boolean" },
+        "content_meta": {
+            "properties": {
+                "format": { "type": "keyword" },
+                "title": { "type": "text" },
+                "author": { "type": "text", "fields": { "keyword": { "type": "keyword", "ignore_above": 256 } } },
+                "pages": { "type": "integer" },
+                "sheets": { "type": "integer" },
+                "slides": { "type": "integer" }
+            }
+        },
         "_timestamp": { "type": "date" },
         "tributary": {
             "properties": {
@@ -131,7 +144,7 @@ mod tests {
     fn null_means_no_connector_properties_and_non_objects_are_rejected() {
         assert_eq!(
             merged_properties(&Value::Null).map(|m| m.len()).ok(),
-            Some(5)
+            Some(HOST_OWNED_FIELDS.len())
         );
         assert!(matches!(
             merged_properties(&json!([1])),

@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
+use tracing::Instrument;
 
 impl Run<'_> {
     pub(super) async fn apply_page(
@@ -192,6 +193,7 @@ impl Run<'_> {
         }
         // Take a fetch slot here, not in the task: this bounds the work in flight.
         let permit = self.download_slots.clone().acquire_owned().await?;
+        let share = self.download_share.acquire(1).await;
         self.add(seq);
         let (sink, fetcher, counters, ledger, retries) = (
             self.sink.clone(),
@@ -202,28 +204,31 @@ impl Run<'_> {
         );
         let scope = doc.scope;
         let id = doc.id;
-        self.downloads.spawn(async move {
-            let outcome = fetcher.fetch(&request).await;
-            drop(permit);
-            record_outcome(&counters, &id, &outcome);
-            if let Ok(mut book) = retries.lock() {
-                match &outcome {
-                    // Written down before the document's write, so the checkpoint that
-                    // follows that write carries it.
-                    ContentOutcome::Failed(_) => book.failed(&id, &scope, request),
-                    _ => book.settled(&id),
+        self.downloads.spawn(
+            async move {
+                let outcome = fetcher.fetch(&request).await;
+                drop((permit, share));
+                record_outcome(&counters, &id, &outcome);
+                if let Ok(mut book) = retries.lock() {
+                    match &outcome {
+                        // Written down before the document's write, so the checkpoint that
+                        // follows that write carries it.
+                        ContentOutcome::Failed(_) => book.failed(&id, &scope, request),
+                        _ => book.settled(&id),
+                    }
                 }
-            }
-            counters.indexed.fetch_add(1, Ordering::Relaxed);
-            let source = assemble(fields, &scope, &marker, Some(&outcome), key.as_deref());
-            if let Err(e) = sink.submit(Write::Index { id, source }, seq).await {
-                if let Ok(mut l) = ledger.lock() {
-                    l.cancel(seq);
+                counters.indexed.fetch_add(1, Ordering::Relaxed);
+                let source = assemble(fields, &scope, &marker, Some(&outcome), key.as_deref());
+                if let Err(e) = sink.submit(Write::Index { id, source }, seq).await {
+                    if let Ok(mut l) = ledger.lock() {
+                        l.cancel(seq);
+                    }
+                    return Err(e);
                 }
-                return Err(e);
+                Ok(())
             }
-            Ok(())
-        });
+            .in_current_span(),
+        );
         Ok(())
     }
 
@@ -242,10 +247,11 @@ impl Run<'_> {
         let mut tasks = tokio::task::JoinSet::new();
         for entry in pending {
             let permit = self.download_slots.clone().acquire_owned().await?;
+            let share = self.download_share.acquire(1).await;
             let fetcher = self.fetcher.clone();
             tasks.spawn(async move {
                 let outcome = fetcher.fetch(&entry.request).await;
-                drop(permit);
+                drop((permit, share));
                 (entry, outcome)
             });
         }

@@ -1,18 +1,19 @@
 //! Content for one document: decide whether to fetch (size, type, unchanged key), fetch it
 //! (an HTTP download under the run's policy, or a file inside a directory the tenant
-//! granted), extract text, and share successful results between documents with the same
-//! content key in this run. A failure is never shared: it belongs to the document it
-//! happened to, and the next document with the same key fetches for itself.
-use crate::extract::{self, Extraction};
+//! granted), extract text in the sandboxed extractor, and share successful results between
+//! documents with the same content key in this run. A failure is never shared: it belongs to
+//! the document it happened to, and the next document with the same key fetches for itself.
+use crate::budget::{Grant, Share};
+use crate::extract::{ExtractLimits, Extraction, Extractor, Metadata};
 use crate::http::{HttpError, HttpService};
-use crate::runtime::Grant;
+use crate::runtime::Grant as DirGrant;
 use crate::source::{ContentRequest, ContentSource};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Component, Path};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tokio::sync::{Mutex, OnceCell};
 
 /// What happened to a document's content.
@@ -21,6 +22,9 @@ pub enum ContentOutcome {
     Extracted {
         text: Arc<str>,
         bytes: u64,
+        /// The text was cut at `content.max_chars`.
+        truncated: bool,
+        metadata: Arc<Metadata>,
     },
     /// Permanently not indexed (too large, unsupported type): decided again each run from
     /// the metadata, without fetching.
@@ -54,19 +58,23 @@ impl ContentOutcome {
     }
 }
 
-/// Bounds on remembered extractions per run (identical-content sharing): by count and by
-/// the text they hold, so memory stays flat however large the files are.
+/// Bound on remembered extractions per run (identical-content sharing) by count; the text
+/// they hold is bounded by the run's share of the text budget.
 const SHARED_EXTRACTIONS: usize = 4096;
-const SHARED_TEXT_BYTES: usize = 32 << 20;
 
 pub struct ContentFetcher {
     http: Arc<HttpService>,
-    grants: Vec<Grant>,
+    grants: Vec<DirGrant>,
     max_bytes: u64,
-    extract: bool,
+    /// The tenant's extractor pool; none when extraction is off.
+    extractor: Option<Extractor>,
+    limits: ExtractLimits,
     shared: Mutex<HashMap<String, Arc<OnceCell<ContentOutcome>>>>,
-    /// Text bytes held by `shared` (approximate: counted when an extraction lands).
-    shared_bytes: AtomicUsize,
+    /// The text budget the shared extractions draw on.
+    text_share: Share,
+    /// What `shared` holds of it; when no more can be had, the cache starts over.
+    text_grants: std::sync::Mutex<Vec<Grant>>,
+    text_full: AtomicBool,
     pub shared_hits: AtomicU64,
     /// Fetches performed (downloads and file reads).
     pub downloads: AtomicU64,
@@ -75,14 +83,24 @@ pub struct ContentFetcher {
 }
 
 impl ContentFetcher {
-    pub fn new(http: Arc<HttpService>, grants: Vec<Grant>, max_bytes: u64, extract: bool) -> Self {
+    pub fn new(
+        http: Arc<HttpService>,
+        grants: Vec<DirGrant>,
+        max_bytes: u64,
+        extractor: Option<Extractor>,
+        limits: ExtractLimits,
+        text_share: Share,
+    ) -> Self {
         ContentFetcher {
             http,
             grants,
             max_bytes,
-            extract,
+            extractor,
+            limits,
             shared: Mutex::new(HashMap::new()),
-            shared_bytes: Default::default(),
+            text_share,
+            text_grants: Default::default(),
+            text_full: Default::default(),
             shared_hits: Default::default(),
             downloads: Default::default(),
             bytes_fetched: Default::default(),
@@ -91,9 +109,9 @@ impl ContentFetcher {
 
     /// Decide without fetching whether this content would be skipped.
     pub fn precheck(&self, request: &ContentRequest) -> Option<ContentOutcome> {
-        if !self.extract {
+        let Some(extractor) = &self.extractor else {
             return Some(ContentOutcome::Skipped("extraction disabled".into()));
-        }
+        };
         if let Some(size) = request.size
             && size > self.max_bytes
         {
@@ -102,7 +120,7 @@ impl ContentFetcher {
                 self.max_bytes
             )));
         }
-        if !extract::is_supported(&request.file_name) {
+        if !extractor.supports(&request.file_name) {
             return Some(ContentOutcome::Skipped(unsupported_reason(
                 &request.file_name,
             )));
@@ -120,11 +138,13 @@ impl ContentFetcher {
         };
         let cell = {
             let mut shared = self.shared.lock().await;
-            let full = shared.len() >= SHARED_EXTRACTIONS
-                || self.shared_bytes.load(Ordering::Relaxed) >= SHARED_TEXT_BYTES;
+            let full = shared.len() >= SHARED_EXTRACTIONS || self.text_full.load(Ordering::Relaxed);
             if full && !shared.contains_key(&key) {
                 shared.clear();
-                self.shared_bytes.store(0, Ordering::Relaxed);
+                if let Ok(mut grants) = self.text_grants.lock() {
+                    grants.clear();
+                }
+                self.text_full.store(false, Ordering::Relaxed);
             }
             shared.entry(key).or_default().clone()
         };
@@ -148,7 +168,14 @@ impl ContentFetcher {
                 if !ran {
                     self.shared_hits.fetch_add(1, Ordering::Relaxed);
                 } else if let ContentOutcome::Extracted { text, .. } = outcome {
-                    self.shared_bytes.fetch_add(text.len(), Ordering::Relaxed);
+                    match self.text_share.try_acquire(text.len()) {
+                        Some(grant) => {
+                            if let Ok(mut grants) = self.text_grants.lock() {
+                                grants.push(grant);
+                            }
+                        }
+                        None => self.text_full.store(true, Ordering::Relaxed),
+                    }
                 }
                 outcome.clone()
             }
@@ -193,21 +220,32 @@ impl ContentFetcher {
         self.bytes_fetched
             .fetch_add(body.len() as u64, Ordering::Relaxed);
         let bytes = body.len() as u64;
-        let file_name = request.file_name.clone();
-        match tokio::task::spawn_blocking(move || extract::extract(&file_name, &body)).await {
-            Ok(Extraction::Text(text)) => ContentOutcome::Extracted {
+        let Some(extractor) = &self.extractor else {
+            return ContentOutcome::Skipped("extraction disabled".into());
+        };
+        match extractor
+            .extract(&request.file_name, body, &self.limits)
+            .await
+        {
+            Extraction::Text {
+                text,
+                truncated,
+                metadata,
+            } => ContentOutcome::Extracted {
                 text: Arc::from(text),
                 bytes,
+                truncated,
+                metadata: Arc::new(metadata),
             },
-            Ok(Extraction::Unsupported(reason)) => ContentOutcome::Skipped(reason),
-            Err(e) => ContentOutcome::Failed(format!("extractor crashed: {e}")),
+            Extraction::Skipped(reason) => ContentOutcome::Skipped(reason),
+            Extraction::Failed(reason) => ContentOutcome::Failed(reason),
         }
     }
 }
 
 /// Read a file the component named by the path it sees, inside one of the tenant's grants,
 /// never outside it (no `..`, no symlink out of the granted directory), at most `max` bytes.
-fn read_granted(grants: &[Grant], guest_path: &str, max: u64) -> Result<Bytes, ContentOutcome> {
+fn read_granted(grants: &[DirGrant], guest_path: &str, max: u64) -> Result<Bytes, ContentOutcome> {
     let refused = |why: &str| ContentOutcome::Failed(format!("{guest_path:?}: {why}"));
     let (grant, relative) = grants
         .iter()
@@ -305,7 +343,7 @@ mod tests {
             root.path().join("link.txt"),
         )
         .unwrap();
-        let grants = vec![Grant {
+        let grants = vec![DirGrant {
             host_path: root.path().to_path_buf(),
             guest_path: "/mnt/root".into(),
         }];

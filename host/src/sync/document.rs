@@ -49,17 +49,54 @@ pub fn content_patch(outcome: &ContentOutcome, content_key: Option<&str>) -> Map
         json!({ "content_key": key.map(|k| Value::String(k.to_string())).unwrap_or(Value::Null) }),
     );
     // A merge keeps what it is not told: clear what the new outcome does not set.
-    for field in ["body", "content_skipped_reason"] {
-        fields.entry(field).or_insert(Value::Null);
+    for field in HOST_CONTENT_FIELDS {
+        fields.entry(*field).or_insert(Value::Null);
     }
     fields
 }
 
+/// Content fields the host sets only for some outcomes (cleared by a merge that does not set
+/// them, so a stale body or reason does not survive).
+pub const HOST_CONTENT_FIELDS: &[&str] = &[
+    "body",
+    "content_skipped_reason",
+    "content_truncated",
+    "content_meta",
+];
+
 fn content_fields(fields: &mut Map<String, Value>, outcome: &ContentOutcome) {
     fields.insert("content_status".into(), json!(outcome.status()));
     match outcome {
-        ContentOutcome::Extracted { text, .. } => {
+        ContentOutcome::Extracted {
+            text,
+            truncated,
+            metadata,
+            ..
+        } => {
             fields.insert("body".into(), Value::String(text.to_string()));
+            if *truncated {
+                fields.insert("content_truncated".into(), Value::Bool(true));
+            }
+            let mut meta = Map::new();
+            let mut put = |k: &str, v: Option<Value>| {
+                if let Some(v) = v {
+                    meta.insert(k.into(), v);
+                }
+            };
+            put(
+                "format",
+                Some(metadata.format.clone())
+                    .filter(|f| !f.is_empty())
+                    .map(Value::String),
+            );
+            put("title", metadata.title.clone().map(Value::String));
+            put("author", metadata.author.clone().map(Value::String));
+            put("pages", metadata.pages.map(Value::from));
+            put("sheets", metadata.sheets.map(Value::from));
+            put("slides", metadata.slides.map(Value::from));
+            if !meta.is_empty() {
+                fields.insert("content_meta".into(), Value::Object(meta));
+            }
         }
         ContentOutcome::Skipped(reason)
         | ContentOutcome::Failed(reason)
@@ -89,9 +126,17 @@ mod tests {
             Some(&ContentOutcome::Extracted {
                 text: Arc::from("hello"),
                 bytes: 5,
+                truncated: true,
+                metadata: Arc::new(crate::extract::Metadata {
+                    format: "pdf".into(),
+                    pages: Some(3),
+                    ..Default::default()
+                }),
             }),
             Some("hash1"),
         );
+        assert_eq!(doc["content_truncated"], json!(true));
+        assert_eq!(doc["content_meta"], json!({"format": "pdf", "pages": 3}));
         assert_eq!(doc["body"], json!("hello"));
         assert_eq!(doc["content_status"], json!("extracted"));
         assert_eq!(
@@ -121,9 +166,12 @@ mod tests {
             &ContentOutcome::Extracted {
                 text: Arc::from("hello"),
                 bytes: 5,
+                truncated: false,
+                metadata: Arc::default(),
             },
             Some("k"),
         );
+        assert_eq!(ok["content_truncated"], Value::Null);
         assert_eq!(ok["body"], json!("hello"));
         assert_eq!(ok["content_skipped_reason"], Value::Null);
         assert_eq!(ok["tributary"], json!({"content_key": "k"}));

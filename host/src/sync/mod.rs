@@ -17,6 +17,7 @@
 //! checkpoint committer), `ledger` (unacknowledged writes per page), `content` (fetch and
 //! extract), `document` (what is stored), `retries` (failed content, retried by later runs).
 pub mod apply;
+pub mod changes;
 pub mod commit;
 pub mod content;
 pub mod document;
@@ -25,6 +26,7 @@ pub mod ledger;
 pub mod retries;
 mod run;
 
+use crate::budget::Budgets;
 use crate::http::CredentialError;
 use crate::report::SyncReport;
 use crate::runtime::{GuestError, Runtime};
@@ -63,12 +65,31 @@ pub struct SyncOptions {
     pub full: bool,
     pub runner_id: String,
     pub progress: bool,
-    /// Set to stop cleanly after the current page (Ctrl-C in watch mode).
+    /// Set to stop cleanly after the current page (Ctrl-C in watch mode, `tributary cancel`).
     pub stop: Arc<AtomicBool>,
+    /// The budgets this run shares with others (its own when it runs alone).
+    pub budgets: Budgets,
+    /// How long the tenant's lease lasts without renewal; a dead runner's tenant is taken
+    /// over after this.
+    pub lease_ttl: Duration,
 }
 
-/// Lease on a tenant is considered abandoned after this long without a commit.
-const LEASE_TTL: Duration = Duration::from_secs(600);
+impl SyncOptions {
+    /// Options for one run alone in its process.
+    pub fn alone(tenant: &Tenant, full: bool, progress: bool) -> SyncOptions {
+        SyncOptions {
+            full,
+            runner_id: crate::state::local_runner_id(),
+            progress,
+            stop: Arc::new(AtomicBool::new(false)),
+            budgets: Budgets::for_one_run(tenant.concurrent_downloads),
+            lease_ttl: LEASE_TTL,
+        }
+    }
+}
+
+/// A lone run's lease on its tenant is considered abandoned after this long without renewal.
+pub const LEASE_TTL: Duration = Duration::from_secs(600);
 
 /// Run one sync of `tenant` into `sink`, with checkpoints in `store`.
 pub async fn run(
@@ -110,7 +131,7 @@ pub async fn run(
             &tenant.config.tenant,
             &tenant.info.id,
             &options.runner_id,
-            LEASE_TTL,
+            options.lease_ttl,
             options.full,
         )
         .await
@@ -129,7 +150,29 @@ pub async fn run(
             );
         }
     };
-    let mut run = Run::new(tenant, sink, store.clone(), options, &mut report);
+    // The tenant's HTTP counters live as long as the tenant (many runs under `serve`): count
+    // this run's share.
+    let stats = &tenant.http.stats;
+    let (requests, retries, rate_limited) = (
+        stats.requests.load(Ordering::Relaxed),
+        stats.retries.load(Ordering::Relaxed),
+        stats.rate_limited.load(Ordering::Relaxed),
+    );
+    let refreshes = tenant.http.tokens().map(|t| t.refreshes()).unwrap_or(0);
+    let extractor = if tenant.config.content.extract {
+        match tenant.extractor(runtime).await {
+            Ok(extractor) => Some(extractor),
+            Err(e) => {
+                if let Err(e) = store.release(&tenant.config.tenant).await {
+                    tracing::debug!("releasing the lease: {e}");
+                }
+                return failed(report, SyncError::Failed(e));
+            }
+        }
+    } else {
+        None
+    };
+    let mut run = Run::new(tenant, sink, store.clone(), options, &mut report, extractor);
     let result = run.execute(runtime, state, acks).await;
     let sink_stats = run.finish().await;
     if let Err(e) = store.release(&tenant.config.tenant).await {
@@ -141,10 +184,10 @@ pub async fn run(
     if let Ok(stats) = &sink_stats {
         report.write_failures = stats.failed;
     }
-    report.api_calls = tenant.http.stats.requests.load(Ordering::Relaxed);
-    report.retries = tenant.http.stats.retries.load(Ordering::Relaxed);
-    report.rate_limited = tenant.http.stats.rate_limited.load(Ordering::Relaxed);
-    report.token_refreshes = tenant.http.tokens().map(|t| t.refreshes()).unwrap_or(0);
+    report.api_calls = stats.requests.load(Ordering::Relaxed) - requests;
+    report.retries = stats.retries.load(Ordering::Relaxed) - retries;
+    report.rate_limited = stats.rate_limited.load(Ordering::Relaxed) - rate_limited;
+    report.token_refreshes = tenant.http.tokens().map(|t| t.refreshes()).unwrap_or(0) - refreshes;
     report.duration_secs = started.elapsed().as_secs_f64();
     report.docs_per_sec = report.seen as f64 / report.duration_secs.max(1e-9);
     let result = match (result, sink_stats) {

@@ -6,6 +6,7 @@ use super::content::{ContentFetcher, reason_key};
 use super::ledger::{Ledger, OpenEnumerations};
 use super::retries::RetryBook;
 use super::{Mode, SyncError, SyncOptions, fault, guest_failure};
+use crate::budget::Share;
 use crate::progress::Progress;
 use crate::report::SyncReport;
 use crate::runtime::{Connector, GuestError, Runtime, Session};
@@ -18,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 /// Counters updated by fetch tasks.
 #[derive(Default)]
@@ -50,7 +52,10 @@ pub(super) struct Run<'a> {
     pub counters: Arc<Counters>,
     pub fetcher: Arc<ContentFetcher>,
     pub downloads: JoinSet<anyhow::Result<()>>,
+    /// This tenant's own limit (`concurrent_downloads`)...
     pub download_slots: Arc<Semaphore>,
+    /// ...and its fair share of the process's fetches.
+    pub download_share: Arc<Share>,
     committer: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     committed: Option<watch::Receiver<Progressed>>,
     pub open: OpenEnumerations,
@@ -65,12 +70,16 @@ impl<'a> Run<'a> {
         store: Arc<StateStore>,
         options: &'a SyncOptions,
         report: &'a mut SyncReport,
+        extractor: Option<crate::extract::Extractor>,
     ) -> Self {
+        let shares = options.budgets.join(&tenant.config.tenant);
         let fetcher = ContentFetcher::new(
             tenant.http.clone(),
             tenant.grants.clone(),
             tenant.config.content.max_bytes,
-            tenant.config.content.extract,
+            extractor,
+            tenant.extract_limits(),
+            shares.text_bytes,
         );
         let run_marker = format!(
             "{}-{}",
@@ -93,6 +102,7 @@ impl<'a> Run<'a> {
             fetcher: Arc::new(fetcher),
             downloads: JoinSet::new(),
             download_slots: Arc::new(Semaphore::new(tenant.concurrent_downloads)),
+            download_share: Arc::new(shares.downloads),
             committer: None,
             committed: None,
             open: OpenEnumerations::new(),
@@ -120,7 +130,9 @@ impl<'a> Run<'a> {
             tenant: self.tenant.config.tenant.clone(),
             connector: self.tenant.info.id.clone(),
         };
-        self.committer = Some(tokio::spawn(committer.run(acks, committed_tx)));
+        self.committer = Some(tokio::spawn(
+            committer.run(acks, committed_tx).in_current_span(),
+        ));
         let mut connector = self
             .tenant
             .instantiate(runtime)

@@ -434,7 +434,21 @@ pub fn assert_docs_match_tree(
                 } else {
                     e["rev"].as_str().map(|r| format!("rev:{r}"))
                 };
-                check_content(&mut c, &name, size, &bytes, key, opts, !downloadable);
+                // Paper docs are exported as markdown: the extractor sees `<name>.md`.
+                let extracted_as = if paper {
+                    format!("{name}.md")
+                } else {
+                    name.clone()
+                };
+                check_content(
+                    &mut c,
+                    &extracted_as,
+                    size,
+                    &bytes,
+                    key,
+                    opts,
+                    !downloadable,
+                );
             }
             other => c.fail(format!("unexpected tree entry tag {other:?}")),
         }

@@ -1,0 +1,168 @@
+//! Where extracted text goes: whitespace handling, the character cap, and the filter that
+//! keeps binary noise (control characters) out of the index.
+
+/// How much text to keep and how to space it.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_chars: u64,
+    pub normalize_whitespace: bool,
+    pub max_inflated_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_chars: 1_000_000,
+            normalize_whitespace: true,
+            max_inflated_bytes: 256 << 20,
+        }
+    }
+}
+
+/// Collects text up to `max_chars` characters.
+///
+/// With normalisation every whitespace run becomes one space; without it, text keeps its own
+/// spacing and `line_break` ends a paragraph with a newline. Either way the text never starts
+/// or ends with whitespace and control characters other than tab and newline are dropped.
+#[derive(Debug)]
+pub struct TextSink {
+    out: String,
+    chars: u64,
+    max_chars: u64,
+    normalize: bool,
+    truncated: bool,
+    /// Whitespace seen since the last visible character: ' ' or '\n' (newline wins).
+    pending: Option<char>,
+}
+
+impl TextSink {
+    pub fn new(limits: &Limits) -> TextSink {
+        TextSink {
+            out: String::new(),
+            chars: 0,
+            max_chars: limits.max_chars,
+            normalize: limits.normalize_whitespace,
+            truncated: false,
+            pending: None,
+        }
+    }
+
+    /// True once the cap was reached: extractors stop reading.
+    pub fn is_full(&self) -> bool {
+        self.truncated
+    }
+
+    /// Append text as it is (whitespace inside is handled per the mode).
+    pub fn push_str(&mut self, text: &str) {
+        for c in text.chars() {
+            if self.truncated {
+                return;
+            }
+            self.push_char(c);
+        }
+    }
+
+    pub fn push_char(&mut self, c: char) {
+        if c == '\n' || c == '\r' || c == '\u{2028}' || c == '\u{2029}' || c == '\u{0b}' {
+            self.line_break();
+        } else if c.is_whitespace() {
+            if self.pending.is_none() {
+                self.pending = Some(if c == '\t' { '\t' } else { ' ' });
+            }
+        } else if c.is_control() || c == '\u{fffd}' {
+            // NULs, escape codes and undecodable bytes carry no words, but they must not
+            // glue the words on either side together.
+            self.space();
+        } else if c == '\u{feff}' || c == '\u{ad}' {
+            // Byte order marks and soft hyphens are invisible inside words.
+        } else {
+            self.flush_pending();
+            self.emit(c);
+        }
+    }
+
+    /// End of a paragraph, cell or line.
+    pub fn line_break(&mut self) {
+        self.pending = Some('\n');
+    }
+
+    /// A separator between words that must not run together (table cells, tags).
+    pub fn space(&mut self) {
+        if self.pending.is_none() {
+            self.pending = Some(' ');
+        }
+    }
+
+    fn flush_pending(&mut self) {
+        if let Some(ws) = self.pending.take()
+            && !self.out.is_empty()
+        {
+            let ws = if self.normalize { ' ' } else { ws };
+            self.emit(ws);
+        }
+    }
+
+    fn emit(&mut self, c: char) {
+        if self.chars >= self.max_chars {
+            self.truncated = true;
+            return;
+        }
+        self.out.push(c);
+        self.chars += 1;
+    }
+
+    pub fn char_count(&self) -> u64 {
+        self.chars
+    }
+
+    /// The text and whether it was cut.
+    pub fn finish(mut self) -> (String, bool) {
+        let trimmed = self.out.trim_end().len();
+        self.out.truncate(trimmed);
+        (self.out, self.truncated)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sink(normalize: bool, max: u64) -> TextSink {
+        TextSink::new(&Limits {
+            max_chars: max,
+            normalize_whitespace: normalize,
+            ..Limits::default()
+        })
+    }
+
+    #[test]
+    fn normalised_text_has_single_spaces_and_no_controls() {
+        let mut s = sink(true, 100);
+        s.push_str("  a\t\tb\r\n\n c\u{0}d\u{7}");
+        s.line_break();
+        s.push_str("e ");
+        assert_eq!(s.finish(), ("a b c d e".to_string(), false));
+    }
+
+    #[test]
+    fn raw_mode_keeps_line_breaks_but_collapses_runs() {
+        let mut s = sink(false, 100);
+        s.push_str("a  b");
+        s.line_break();
+        s.line_break();
+        s.push_str("c\td");
+        assert_eq!(s.finish(), ("a b\nc\td".to_string(), false));
+    }
+
+    #[test]
+    fn the_cap_counts_characters_not_bytes_and_says_so() {
+        let mut s = sink(true, 4);
+        s.push_str("éé éé");
+        assert!(s.is_full());
+        assert_eq!(s.finish(), ("éé é".to_string(), true));
+        let mut s = sink(true, 4);
+        s.push_str("abcd");
+        assert!(!s.is_full());
+        assert_eq!(s.finish(), ("abcd".to_string(), false));
+    }
+}

@@ -1,0 +1,117 @@
+//! Where a run's documents and checkpoints go: the tenant's Elasticsearch index (or NDJSON
+//! for a dry run) and its checkpoint store. Shared by the one-run commands and `serve`.
+use crate::budget::Share;
+use crate::config::{ElasticsearchSection, TenantConfig};
+use crate::es::EsSettings;
+use crate::sink::bulk::BulkSettings;
+use crate::sink::dry_run::DryRunSink;
+use crate::sink::elasticsearch::EsSink;
+use crate::sink::{Sink, WriteAck};
+use crate::state::{EsStateStore, MemoryStateStore, StateStore};
+use crate::tenant::Tenant;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Why the outputs could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// The configuration is wrong (exit 2).
+    #[error("{0}")]
+    Config(String),
+    /// The cluster or a file could not be used (exit 1).
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// A run's sink, the channel its acknowledgements come back on, and its checkpoint store.
+pub struct Outputs {
+    pub sink: Sink,
+    pub acks: mpsc::UnboundedReceiver<WriteAck>,
+    pub store: Arc<StateStore>,
+}
+
+/// How to reach the cluster of an `[elasticsearch]` section.
+pub fn es_settings(section: &ElasticsearchSection) -> EsSettings {
+    EsSettings {
+        url: section.url.clone(),
+        api_key: section.api_key.as_ref().map(|s| s.expose().to_string()),
+        username: section.username.clone(),
+        password: section.password.as_ref().map(|s| s.expose().to_string()),
+        ca_cert: section.ca_cert.clone(),
+        insecure: section.insecure,
+        retry_budget_secs: section.retry_budget_secs,
+    }
+}
+
+/// The checkpoint store of a tenant's `[elasticsearch]` section.
+pub fn state_store(config: &TenantConfig) -> Result<StateStore, OutputError> {
+    let Some(section) = &config.elasticsearch else {
+        return Err(OutputError::Config(format!(
+            "{}: [elasticsearch] is missing (url and index)",
+            config.file.display()
+        )));
+    };
+    EsStateStore::new(&es_settings(section), &section.state_index)
+        .map(StateStore::Elasticsearch)
+        .map_err(|e| {
+            OutputError::Failed(format!("checkpoint store {}: {e:#}", section.state_index))
+        })
+}
+
+/// Open the outputs of one run. `dry_run`: NDJSON to that file (`-`: stdout) and checkpoints
+/// in memory. `bulk`: the share of a process-wide byte budget to draw on (its own otherwise).
+pub async fn open(
+    tenant: &Tenant,
+    dry_run: Option<&PathBuf>,
+    bulk: Option<Share>,
+) -> Result<Outputs, OutputError> {
+    let (acks_tx, acks) = mpsc::unbounded_channel();
+    if let Some(target) = dry_run {
+        let out: Box<dyn std::io::Write + Send> = if target.as_os_str() == "-" {
+            Box::new(std::io::BufWriter::new(std::io::stdout()))
+        } else {
+            match std::fs::File::create(target) {
+                Ok(f) => Box::new(std::io::BufWriter::new(f)),
+                Err(e) => {
+                    return Err(OutputError::Failed(format!(
+                        "cannot write {}: {e}",
+                        target.display()
+                    )));
+                }
+            }
+        };
+        return Ok(Outputs {
+            sink: Sink::DryRun(DryRunSink::new(out, acks_tx)),
+            acks,
+            store: Arc::new(StateStore::Memory(MemoryStateStore::default())),
+        });
+    }
+    let Some(section) = &tenant.config.elasticsearch else {
+        return Err(OutputError::Config(format!(
+            "{}: [elasticsearch] is missing (url and index); or use --dry-run to write NDJSON instead",
+            tenant.config.file.display()
+        )));
+    };
+    let settings = es_settings(section);
+    let bulk_settings = BulkSettings {
+        retry_budget: settings.retry_budget(),
+        ..BulkSettings::default()
+    };
+    let connected = match bulk {
+        Some(share) => {
+            EsSink::connect_with_budget(&settings, &section.index, bulk_settings, share, acks_tx)
+                .await
+        }
+        None => EsSink::connect(&settings, &section.index, bulk_settings, acks_tx).await,
+    };
+    let sink = connected
+        .map(Sink::Elasticsearch)
+        .map_err(|e| OutputError::Failed(format!("Elasticsearch at {}: {e:#}", section.url)))?;
+    let store = state_store(&tenant.config)?;
+    Ok(Outputs {
+        sink,
+        acks,
+        store: Arc::new(store),
+    })
+}

@@ -1,0 +1,168 @@
+//! The host keeps N and N-1 of `tributary:source`: a component built against 0.1.0 (the
+//! fixture in tests/fixtures/components, see its README) still loads and syncs with the same
+//! results as today's 0.2 build; `tributary fields` says which version each was built against;
+//! a component built against a version the host does not know is refused, naming it.
+
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use tributary_e2e::fixtures::awkward_manifest;
+use tributary_e2e::local_folder::component_tenant;
+use tributary_e2e::sandbox::test_component;
+use tributary_e2e::{
+    CompareOptions, Emulator, SearchServer, Tenant, assert_index_matches_tree, comparable,
+    component_dir, repo_root, tributary,
+};
+
+fn fixture_0_1() -> String {
+    let path = repo_root().join("tests/fixtures/components/dropbox-source-0.1.0.wasm");
+    assert!(path.is_file(), "{} is missing", path.display());
+    path.to_string_lossy().into_owned()
+}
+
+/// Fields whose values are the time of the write, not the source's.
+const WRITE_TIME_FIELDS: &[&str] = &["_timestamp"];
+
+/// The content fields of a document (what extraction decides).
+const CONTENT_FIELDS: &[&str] = &["body", "content_status", "content_skipped_reason"];
+
+/// The one known difference between the 0.1.0 and the 0.2 Dropbox components: 0.2 names a
+/// Paper export `<name>.md` in its content request, 0.1.0 named it `<name>.paper`, and the
+/// host no longer treats `.paper` as text (it knows no source's names). So under this host a
+/// 0.1.0 Dropbox component indexes Paper docs without their text: content skipped as an
+/// unsupported type. Everything else must be identical.
+fn is_known_paper_difference(old: &Value, new: &Value, field: &str) -> bool {
+    let paper = old["name"].as_str().is_some_and(|n| n.ends_with(".paper"));
+    let content = CONTENT_FIELDS.contains(&field) || field == "tributary";
+    paper
+        && content
+        && old["content_status"] == json!("skipped")
+        && old["content_skipped_reason"] == json!("unsupported type .paper")
+        && new["content_status"] == json!("extracted")
+}
+
+#[test]
+fn the_0_1_component_syncs_the_same_documents_as_the_0_2_component() -> anyhow::Result<()> {
+    let emu = Emulator::with_manifest(&awkward_manifest(), &[])?;
+    let es = SearchServer::start()?;
+    let mut old = Tenant::new(&emu, &es)?;
+    old.config.insert("connector".into(), fixture_0_1().into());
+    // Loaded from a path, the component needs the tenant's consent to use its secrets.
+    tributary_e2e::sandbox::allow_credential(
+        &mut old,
+        "oauth2",
+        &[&emu.url],
+        Some(&format!("{}/oauth2/token", emu.url)),
+        &["app_secret", "refresh_token"],
+    )?;
+    old.write()?;
+    let new = Tenant::new(&emu, &es)?;
+    let old_report = old.sync_ok()?;
+    let new_report = new.sync_ok()?;
+    // Today's component is the reference: it matches the emulator's tree.
+    assert_index_matches_tree(&emu, &es, &new, &CompareOptions::from_tenant(&new))?;
+    assert_eq!(old_report["seen"], new_report["seen"]);
+
+    let old_docs = comparable(&es.all_docs(&old.index)?);
+    let new_docs = comparable(&es.all_docs(&new.index)?);
+    let (old_ids, new_ids): (BTreeSet<_>, BTreeSet<_>) =
+        (old_docs.keys().collect(), new_docs.keys().collect());
+    assert_eq!(old_ids, new_ids, "the two components indexed different ids");
+    let mut differences = vec![];
+    let mut paper_docs = 0;
+    for (id, new_doc) in &new_docs {
+        let old_doc = &old_docs[id];
+        let fields: BTreeSet<&String> = old_doc
+            .as_object()
+            .into_iter()
+            .chain(new_doc.as_object())
+            .flat_map(|o| o.keys())
+            .collect();
+        let mut known = false;
+        for field in fields {
+            if WRITE_TIME_FIELDS.contains(&field.as_str()) || old_doc[field] == new_doc[field] {
+                continue;
+            }
+            if is_known_paper_difference(old_doc, new_doc, field) {
+                known = true;
+                continue;
+            }
+            differences.push(format!(
+                "{id} ({}): {field}: 0.1.0 {} / 0.2 {}",
+                new_doc["path_display"], old_doc[field], new_doc[field]
+            ));
+        }
+        paper_docs += usize::from(known);
+    }
+    assert!(
+        differences.is_empty(),
+        "{} unexpected differences:\n  {}",
+        differences.len(),
+        differences.join("\n  ")
+    );
+    // The manifest has one Paper doc; it must be the only document that differs.
+    assert!(paper_docs <= 1, "{paper_docs} Paper docs differ");
+    Ok(())
+}
+
+#[test]
+fn fields_prints_the_wit_version_each_component_was_built_against() -> anyhow::Result<()> {
+    let bundled = |name: &str| {
+        component_dir()
+            .join(format!("{name}.wasm"))
+            .to_string_lossy()
+            .into_owned()
+    };
+    let hostile = test_component("hostile.wasm")
+        .to_string_lossy()
+        .into_owned();
+    for (path, id, version) in [
+        (fixture_0_1(), "dropbox", "0.1"),
+        (bundled("dropbox"), "dropbox", "0.2"),
+        (bundled("local-folder"), "local-folder", "0.2"),
+        (bundled("template"), "template", "0.2"),
+        (hostile, "hostile", "0.2"),
+    ] {
+        let run = tributary(&["fields", &path], &[])?;
+        run.expect_code(0)?;
+        let first = run.stdout.lines().next().unwrap_or_default();
+        assert!(
+            first.starts_with(&format!("{id} "))
+                && first.contains(&format!("(tributary:source@{version})")),
+            "{path}: {first:?}\n{}",
+            run.describe()
+        );
+        // The flag form says the same.
+        let flag = tributary(&["fields", "--connector", &path], &[])?;
+        assert_eq!(flag.stdout, run.stdout, "{}", flag.describe());
+    }
+    Ok(())
+}
+
+/// The refusal names the version found and every version this host supports.
+fn expect_refusal(run: &tributary_e2e::Run) -> anyhow::Result<()> {
+    run.expect_code(2)?;
+    for needed in ["0.3", "0.1", "0.2", "future-version.wasm"] {
+        anyhow::ensure!(
+            run.stderr.contains(needed),
+            "the refusal does not name {needed}\n{}",
+            run.describe()
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn a_component_built_against_an_unknown_version_is_refused() -> anyhow::Result<()> {
+    let future = test_component("future-version.wasm")
+        .to_string_lossy()
+        .into_owned();
+    expect_refusal(&tributary(&["fields", &future], &[])?)?;
+    let es = SearchServer::start()?;
+    let t = component_tenant(&es, &future, json!({}))?;
+    let cfg = t.config_path.to_string_lossy().into_owned();
+    expect_refusal(&t.sync(&[])?)?;
+    expect_refusal(&tributary(&["check", "--config", &cfg], &[])?)?;
+    // Nothing was created for it.
+    assert!(t.state_doc(&es).ok().flatten().is_none());
+    Ok(())
+}
