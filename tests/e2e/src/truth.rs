@@ -22,9 +22,6 @@ pub struct CompareOptions {
     pub web_url: String,
     /// Dry-run documents: folders carry no `_timestamp` (the sink adds the first-indexed time).
     pub dry_run: bool,
-    /// Extension of exported (Paper) content, from `[source] export_format`: the component
-    /// names exports `<doc>.paper.md` / `.html`, so the host extracts and keys them by it.
-    pub export_ext: String,
 }
 
 impl CompareOptions {
@@ -43,21 +40,10 @@ impl CompareOptions {
             .and_then(|v| v.as_str())
             .unwrap_or("https://www.dropbox.com")
             .to_string();
-        let export_ext = match t
-            .config
-            .get("source")
-            .and_then(|c| c.get("export_format"))
-            .and_then(|v| v.as_str())
-        {
-            Some("html") => "html",
-            _ => "md",
-        }
-        .to_string();
         CompareOptions {
             max_bytes,
             web_url,
             dry_run: false,
-            export_ext,
         }
     }
 }
@@ -67,9 +53,9 @@ pub fn collapse_ws(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Text as the runner reads it (host/src/extract.rs): UTF-16 with a byte-order mark, else
-/// UTF-8 with any BOM stripped; `None` (binary) when the first 8 KiB hold a NUL byte; bytes
-/// that are not valid UTF-8 are read as Latin-1.
+/// Text as the extractor reads it (guest/extractor/src/plain.rs): UTF-16 with a byte-order
+/// mark, else UTF-8 with any BOM stripped; `None` (binary) when the first 8 KiB hold a NUL
+/// byte; bytes that are not valid UTF-8 are read as Windows-1252.
 pub fn decode_text(bytes: &[u8]) -> Option<String> {
     let utf16 = |rest: &[u8], word: fn([u8; 2]) -> u16| -> String {
         char::decode_utf16(rest.chunks_exact(2).map(|p| word([p[0], p[1]])))
@@ -88,7 +74,7 @@ pub fn decode_text(bytes: &[u8]) -> Option<String> {
     }
     Some(match std::str::from_utf8(bytes) {
         Ok(s) => s.to_string(),
-        Err(_) => bytes.iter().map(|&b| char::from(b)).collect(),
+        Err(_) => encoding_rs::WINDOWS_1252.decode(bytes).0.into_owned(),
     })
 }
 
@@ -297,12 +283,7 @@ fn check_content(
     // max_bytes takes effect) and a failure is retried. It is the source's key qualified by
     // the extension (the extractor), so a rename to another type re-extracts.
     let got = c.doc["tributary"]["content_key"].clone();
-    let kind = if exported {
-        opts.export_ext.as_str()
-    } else {
-        ext.as_str()
-    };
-    let key = key.map(|k| format!("{kind}:{k}"));
+    let key = key.map(|k| format!("{ext}:{k}"));
     match (status, key) {
         ("extracted", Some(k)) if got != json!(k) => {
             c.fail(format!("tributary.content_key is {got}, want {k:?}"))
