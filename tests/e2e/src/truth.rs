@@ -142,6 +142,8 @@ fn known_mime(ext: &str) -> Option<&'static str> {
 
 /// Fields a document may carry; anything else is a mapping bug.
 const ALLOWED: &[&str] = &[
+    // What the extractor found out about the file (title, author, pages...): optional.
+    "content_meta",
     "id",
     "type",
     "name",
@@ -168,6 +170,8 @@ const ALLOWED: &[&str] = &[
     "body",
     "content_status",
     "content_skipped_reason",
+    // Set when the extractor stopped at its output limit; null after an update clears it.
+    "content_truncated",
     "tributary",
 ];
 
