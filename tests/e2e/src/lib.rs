@@ -12,6 +12,7 @@
 pub mod fixtures;
 pub mod local_folder;
 pub mod model;
+pub mod moto;
 pub mod sandbox;
 pub mod search_proxy;
 pub mod truth;
