@@ -48,7 +48,7 @@ test: setup build
 	$(MAKE) test-rust test-conformance
 
 test-rust:
-	$(CARGO) test --workspace --exclude dropbox-source --exclude content-extractor
+	$(CARGO) test --no-fail-fast --workspace --exclude dropbox-source --exclude content-extractor
 	$(CARGO) test -p dropbox-source
 	$(CARGO) test -p content-extractor
 
