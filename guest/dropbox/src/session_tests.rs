@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use serde_json::{Value, json};
 
 use crate::account::check;
-use crate::checkpoint::{Checkpoint, Phase};
+use crate::checkpoint::{Checkpoint, Stage, Unit};
 use crate::client::{Level, Request, Response, Transport, TransportError};
 use crate::config::Config;
 use crate::document::Change;
@@ -142,6 +142,11 @@ fn cp(page: &Page) -> Checkpoint {
     Checkpoint::decode(page.checkpoint.as_deref().unwrap()).unwrap()
 }
 
+/// The root unit's cursor and whether its listing completed.
+fn root_cursor(c: &Checkpoint) -> (Option<&str>, bool) {
+    (c.units[0].cursor.as_deref(), c.units[0].listed)
+}
+
 fn personal_dropbox(route: &str, arg: &Value, _: &Request) -> Response {
     match route {
         "team/token/get_authenticated_admin" => user_token_400(),
@@ -194,8 +199,8 @@ fn full_sync_emits_one_dropbox_page_per_call_then_received_files() {
     assert!(p1.has_more);
     let c1 = cp(&p1);
     assert_eq!(
-        (c1.phase, c1.cursor.as_str(), c1.account.as_str()),
-        (Phase::Listing, "c1", ACCOUNT)
+        (c1.stage, root_cursor(&c1), c1.account.as_str()),
+        (Stage::Units, (Some("c1"), false), ACCOUNT)
     );
     assert_eq!(c1.root, "100");
     assert_eq!(c1.path, "");
@@ -204,16 +209,17 @@ fn full_sync_emits_one_dropbox_page_per_call_then_received_files() {
     assert_eq!(kinds(&p2), ["upsert id:B", "end files"]);
     let c2 = cp(&p2);
     assert_eq!(
-        (c2.phase, c2.cursor.as_str(), c2.received_cursor.as_deref()),
-        (Phase::Received, "c2", None)
+        (c2.stage, root_cursor(&c2), c2.received_cursor.as_deref()),
+        (Stage::Received, (Some("c2"), true), None)
     );
     assert!(p2.has_more);
 
     let p3 = s.next_page().unwrap();
     assert_eq!(kinds(&p3), ["begin received", "upsert id:R1"]);
     let c3 = cp(&p3);
+    assert_eq!(c3.stage, Stage::Received);
     assert_eq!(c3.received_cursor.as_deref(), Some("rc1"));
-    assert_eq!(c3.cursor, "c2");
+    assert_eq!(root_cursor(&c3), (Some("c2"), true));
     match &p3.changes[1] {
         Change::Upsert(d) => {
             assert_eq!(d.scope, "received");
@@ -228,8 +234,8 @@ fn full_sync_emits_one_dropbox_page_per_call_then_received_files() {
     assert!(!p4.has_more);
     let c4 = cp(&p4);
     assert_eq!(
-        (c4.phase, c4.cursor.as_str(), c4.received_cursor.as_deref()),
-        (Phase::Delta, "c2", None)
+        (c4.stage, root_cursor(&c4), c4.received_cursor.as_deref()),
+        (Stage::Done, (Some("c2"), true), None)
     );
     assert!(fake.logs.borrow().iter().any(|(l, m)| *l == Level::Warn
         && m.contains("gone.txt")
@@ -300,6 +306,7 @@ fn team_admin_token_selects_the_admin_and_the_team_root() {
         (c.account.as_str(), c.root.as_str(), c.path.as_str()),
         ("dbmid:AAA1", "7", "/team space")
     );
+    assert_eq!(c.stage, Stage::Done);
     let admin = &fake.sent_to("team/token/get_authenticated_admin")[0];
     assert!(admin.header("Dropbox-API-Select-User").is_none());
     let list = &fake.sent_to("files/list_folder")[0];
@@ -324,16 +331,25 @@ fn team_admin_token_selects_the_admin_and_the_team_root() {
 }
 
 fn delta_checkpoint(cursor: &str) -> String {
+    delta_state(cursor, &config(json!({}))).encode()
+}
+
+/// A completed run of the root unit, taken under `cfg`'s settings.
+fn delta_state(cursor: &str, cfg: &Config) -> Checkpoint {
     Checkpoint {
-        v: 1,
-        account: ACCOUNT.into(),
-        root: "100".into(),
-        path: String::new(),
-        phase: Phase::Delta,
-        cursor: cursor.into(),
-        received_cursor: None,
+        stage: Stage::Done,
+        units: vec![Unit {
+            cursor: Some(cursor.into()),
+            listed: true,
+            ..Unit::root()
+        }],
+        ..Checkpoint::fresh(&crate::checkpoint::Identity {
+            account: ACCOUNT.into(),
+            root: "100".into(),
+            path: String::new(),
+            settings: cfg.fingerprint(),
+        })
     }
-    .encode()
 }
 
 #[test]
@@ -358,9 +374,14 @@ fn incremental_sync_applies_deletes_and_moves_in_order() {
     assert_eq!(kinds(&p1), ["delete-tree path_lower=/old", "upsert id:X"]);
     assert!(p1.has_more);
     assert_eq!(
-        (cp(&p1).phase, cp(&p1).cursor.as_str()),
-        (Phase::Delta, "c6")
+        (cp(&p1).stage, root_cursor(&cp(&p1))),
+        (Stage::Units, (Some("c6"), true))
     );
+    // An incremental update does not touch what it does not know (no null ACL field).
+    let Change::Upsert(x) = &p1.changes[1] else {
+        panic!()
+    };
+    assert!(x.fields.get("_allow_access_control").is_none());
     let p2 = s.next_page().unwrap();
     assert_eq!(
         kinds(&p2),
@@ -368,8 +389,8 @@ fn incremental_sync_applies_deletes_and_moves_in_order() {
     );
     assert!(!p2.has_more);
     assert_eq!(
-        (cp(&p2).phase, cp(&p2).cursor.as_str()),
-        (Phase::Delta, "c7")
+        (cp(&p2).stage, root_cursor(&cp(&p2))),
+        (Stage::Done, (Some("c7"), true))
     );
     assert!(fake.sent_to("files/list_folder").is_empty());
 }
@@ -383,19 +404,18 @@ fn incremental_sync_re_enumerates_received_files() {
         _ => personal_dropbox(route, arg, req),
     });
     let mut s = Session::start(&fake, config(json!({})), Some(&delta_checkpoint("c8"))).unwrap();
-    let p1 = s.next_page().unwrap();
-    assert!(p1.changes.is_empty());
-    assert_eq!(
-        (cp(&p1).phase, cp(&p1).cursor.as_str()),
-        (Phase::Received, "c9")
-    );
+    // An empty delta does not cost a page of its own.
     let p2 = s.next_page().unwrap();
     assert_eq!(kinds(&p2), ["begin received", "upsert id:R1"]);
+    assert_eq!(
+        (cp(&p2).stage, root_cursor(&cp(&p2))),
+        (Stage::Received, (Some("c9"), true))
+    );
     let p3 = s.next_page().unwrap();
     assert_eq!(kinds(&p3), ["end received"]);
     assert_eq!(
-        (cp(&p3).phase, cp(&p3).cursor.as_str()),
-        (Phase::Delta, "c9")
+        (cp(&p3).stage, root_cursor(&cp(&p3))),
+        (Stage::Done, (Some("c9"), true))
     );
 }
 
@@ -403,7 +423,8 @@ fn incremental_sync_re_enumerates_received_files() {
 fn resuming_a_listing_does_not_reopen_the_enumeration() {
     let fake = Fake::new(personal_dropbox);
     let mut c = Checkpoint::decode(&delta_checkpoint("c1")).unwrap();
-    c.phase = Phase::Listing;
+    c.stage = Stage::Units;
+    c.units[0].listed = false;
     let mut s = Session::start(
         &fake,
         config(json!({"include_received_files": false})),
@@ -421,19 +442,22 @@ fn resuming_a_listing_does_not_reopen_the_enumeration() {
 fn resuming_the_received_walk_continues_its_cursor() {
     let fake = Fake::new(personal_dropbox);
     let mut c = Checkpoint::decode(&delta_checkpoint("c2")).unwrap();
-    c.phase = Phase::Received;
+    c.stage = Stage::Received;
     c.received_cursor = Some("rc1".into());
     let mut s = Session::start(&fake, config(json!({})), Some(&c.encode())).unwrap();
     let p = s.next_page().unwrap();
     assert_eq!(kinds(&p), ["end received"]);
-    assert_eq!((cp(&p).phase, cp(&p).cursor.as_str()), (Phase::Delta, "c2"));
+    assert_eq!(
+        (cp(&p).stage, root_cursor(&cp(&p))),
+        (Stage::Done, (Some("c2"), true))
+    );
 }
 
 #[test]
 fn resuming_the_received_walk_with_received_files_switched_off_closes_it_empty() {
     let fake = Fake::new(personal_dropbox);
     let mut c = Checkpoint::decode(&delta_checkpoint("c2")).unwrap();
-    c.phase = Phase::Received;
+    c.stage = Stage::Received;
     c.received_cursor = Some("rc1".into());
     let cfg = config(json!({"include_received_files": false}));
     let mut s = Session::start(&fake, cfg, Some(&c.encode())).unwrap();
@@ -456,7 +480,7 @@ fn received_invalid_cursor_restarts_the_walk_without_a_new_begin() {
         _ => personal_dropbox(route, arg, req),
     });
     let mut c = Checkpoint::decode(&delta_checkpoint("c2")).unwrap();
-    c.phase = Phase::Received;
+    c.stage = Stage::Received;
     c.received_cursor = Some("stale".into());
     let mut s = Session::start(&fake, config(json!({})), Some(&c.encode())).unwrap();
     let p = s.next_page().unwrap();
@@ -636,7 +660,7 @@ fn wait_for_changes_reports_interrupted_runs_and_resets() {
         )
     });
     let mut c = Checkpoint::decode(&delta_checkpoint("c2")).unwrap();
-    c.phase = Phase::Listing;
+    c.stage = Stage::Units;
     let r = wait_for_changes(&&fake, &config(json!({})), &c.encode(), 60).unwrap();
     assert!(r.changes);
     assert!(fake.sent.borrow().is_empty());
