@@ -220,22 +220,21 @@ impl<T: Transport> Resolver<'_, '_, T> {
         if !batch.is_empty() {
             work.push(Lookup::Batch(batch));
         }
-        let mut depth = 0;
-        while !work.is_empty() {
-            depth += 1;
-            let round = std::mem::take(&mut work);
-            let calls: Vec<(&str, Value, RouteKind)> = round
-                .iter()
-                .map(|l| {
-                    let (route, arg) = l.call();
-                    (route, arg, RouteKind::Files)
-                })
-                .collect();
-            let answers = self.client.send_rpcs(&calls);
-            for (lookup, answer) in round.into_iter().zip(answers) {
-                self.settle(lookup, answer, &mut files, &mut work, depth)?;
+        // Folders first seen by this call: forgotten again if it fails, so a retry reads them.
+        let fresh: Vec<String> = work
+            .iter()
+            .filter_map(|l| match l {
+                Lookup::Folder(id) => Some(id.clone()),
+                _ => None,
+            })
+            .collect();
+        let result = self.run(work, &mut files);
+        if result.is_err() {
+            for id in &fresh {
+                self.cache.folders.remove(id);
             }
         }
+        result?;
         Ok(items
             .iter()
             .map(|item| {
@@ -261,6 +260,31 @@ impl<T: Transport> Resolver<'_, '_, T> {
                 }
             })
             .collect())
+    }
+
+    /// Run lookups in rounds until nothing is left to read.
+    fn run(
+        &mut self,
+        mut work: Vec<Lookup>,
+        files: &mut HashMap<String, Identities>,
+    ) -> Result<(), Error> {
+        let mut depth = 0;
+        while !work.is_empty() {
+            depth += 1;
+            let round = std::mem::take(&mut work);
+            let calls: Vec<(&str, Value, RouteKind)> = round
+                .iter()
+                .map(|l| {
+                    let (route, arg) = l.call();
+                    (route, arg, RouteKind::Files)
+                })
+                .collect();
+            let answers = self.client.send_rpcs(&calls);
+            for (lookup, answer) in round.into_iter().zip(answers) {
+                self.settle(lookup, answer, files, &mut work, depth)?;
+            }
+        }
+        Ok(())
     }
 
     fn want_folder(&mut self, id: &str, work: &mut Vec<Lookup>) {

@@ -143,6 +143,11 @@ pub struct Checkpoint {
     /// Whether the access-control documents are rewritten at the end of this run.
     #[serde(default, skip_serializing_if = "is_false")]
     pub refresh_access: bool,
+    /// Document-level security was switched off: this run's full enumeration writes
+    /// `_allow_access_control: null` (updates would otherwise keep the old identities) and
+    /// removes the access-control documents.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub clear_access: bool,
 }
 
 /// What the current configuration and account say a checkpoint must match.
@@ -173,6 +178,7 @@ impl Checkpoint {
             events: BTreeMap::new(),
             event_category: 0,
             refresh_access: false,
+            clear_access: false,
         }
     }
 

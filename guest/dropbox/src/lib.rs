@@ -24,7 +24,13 @@ pub mod watch;
 #[cfg(test)]
 mod bench_tests;
 #[cfg(test)]
+mod dls_tests;
+#[cfg(test)]
+mod rules_sync_tests;
+#[cfg(test)]
 mod session_tests;
+#[cfg(test)]
+mod team_sync_tests;
 
 #[allow(unsafe_code, clippy::all, missing_docs)]
 mod bindings {

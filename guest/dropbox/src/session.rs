@@ -29,7 +29,7 @@ use crate::api::{
     FileMetadata, FolderMetadata, ListFilesResult, ListFolderResult, Metadata, SearchResult,
     SharedFileMetadata, SharedLinkMetadata,
 };
-use crate::checkpoint::{Checkpoint, Stage, Unit, UnitKind};
+use crate::checkpoint::{Checkpoint, Identity, Stage, Unit, UnitKind};
 use crate::client::{CallError, Client, Context, Level, RouteKind, Transport, decode};
 use crate::config::Config;
 use crate::document::{
@@ -167,6 +167,14 @@ fn within(path_lower: &str, root_lower: &str) -> bool {
             .is_some_and(|rest| rest.starts_with('/'))
 }
 
+/// Whether the checkpoint was taken with document-level security and the config now has
+/// it off.
+fn dls_switched_off(cp: &Checkpoint, config: &Config) -> bool {
+    !config.dls
+        && serde_json::from_str::<Value>(&cp.settings)
+            .is_ok_and(|s| s.get("dls") == Some(&Value::Bool(true)))
+}
+
 /// An upsert or a subtree delete, after a unit's filtering and path rewriting.
 enum Item {
     File(FileMetadata),
@@ -180,9 +188,24 @@ impl<T: Transport> Session<T> {
         let checkpoint = checkpoint.map(Checkpoint::decode).transpose()?;
         let account = account::detect(&transport, &config)?;
         let identity = account.identity(&config);
-        let full = checkpoint.is_none();
+        let mut full = checkpoint.is_none();
         let state = match checkpoint {
             None => Checkpoint::fresh(&identity),
+            Some(cp) if dls_switched_off(&cp, &config) && cp.verify(&identity).is_err() => {
+                cp.verify(&Identity {
+                    settings: cp.settings.clone(),
+                    ..identity.clone()
+                })?;
+                transport.log(
+                    Level::Info,
+                    "document-level security was switched off: a full sync removes the permissions from every document",
+                );
+                full = true;
+                Checkpoint {
+                    clear_access: true,
+                    ..Checkpoint::fresh(&identity)
+                }
+            }
             Some(mut cp) => {
                 cp.verify(&identity)?;
                 if cp.stage == Stage::Done {
@@ -194,6 +217,7 @@ impl<T: Transport> Session<T> {
                     cp.received_cursor = None;
                     cp.event_category = 0;
                     cp.refresh_access = false;
+                    cp.clear_access = false;
                 }
                 cp
             }
@@ -317,6 +341,14 @@ impl<T: Transport> Session<T> {
                     next.stage = Stage::Events;
                 }
                 Stage::Events if !self.events_apply(next) => next.stage = Stage::Access,
+                Stage::Access if next.clear_access => {
+                    // Without document-level security the access-control documents go.
+                    changes.push(Change::BeginEnumeration(SCOPE_ACCESS.into()));
+                    changes.push(Change::EndEnumeration(SCOPE_ACCESS.into()));
+                    next.clear_access = false;
+                    next.refresh_access = false;
+                    next.stage = Stage::Done;
+                }
                 Stage::Access if !(self.config.dls && next.refresh_access) => {
                     next.refresh_access = false;
                     next.stage = Stage::Done;
@@ -520,7 +552,11 @@ impl<T: Transport> Session<T> {
         let entries = std::mem::take(&mut r.entries);
         let n = entries.len();
         let owner = self.owner_of(&unit);
-        let access = if listing { Access::Clear } else { Access::Omit };
+        let access = if listing && next.clear_access {
+            Access::Clear
+        } else {
+            Access::Omit
+        };
         self.build(
             &unit,
             owner.as_ref(),
@@ -832,11 +868,16 @@ impl<T: Transport> Session<T> {
         let root = Unit::root();
         let owner = self.owner.clone();
         let mut nested = BTreeMap::new();
+        let access = if next.clear_access {
+            Access::Clear
+        } else {
+            Access::Omit
+        };
         self.build(
             &root,
             Some(&owner),
             entries,
-            &Access::Clear,
+            &access,
             None,
             &mut nested,
             changes,
@@ -899,8 +940,10 @@ impl<T: Transport> Session<T> {
         let n = r.entries.len();
         let access = if self.config.dls {
             Access::Allow(self.owner.iter().cloned().collect())
-        } else {
+        } else if next.clear_access {
             Access::Clear
+        } else {
+            Access::Omit
         };
         for f in &r.entries {
             if let Some(change) = self.received_change(&c, f, &access)? {

@@ -13,27 +13,50 @@ use crate::error::Error;
 use crate::session::{Page, Session};
 use crate::watch::wait_for_changes;
 
-const ACCOUNT: &str = "dbid:AAH4f99T0taONIb-OurWxbNQ6ywGRopQngc";
+pub(crate) const ACCOUNT: &str = "dbid:AAH4f99T0taONIb-OurWxbNQ6ywGRopQngc";
 
 type Handler = Box<dyn Fn(&str, &Value, &Request) -> Response>;
 
 /// A fake host: routes requests to a handler and records them.
-struct Fake {
+pub(crate) struct Fake {
     handler: Handler,
-    sent: RefCell<Vec<Request>>,
-    logs: RefCell<Vec<(Level, String)>>,
+    pub(crate) sent: RefCell<Vec<Request>>,
+    pub(crate) logs: RefCell<Vec<(Level, String)>>,
+    /// The routes of each `send-many` call, in order.
+    pub(crate) many: RefCell<Vec<Vec<String>>>,
+}
+
+fn route_of(req: &Request) -> String {
+    req.url
+        .split_once("/2/")
+        .map(|(_, r)| r.to_string())
+        .unwrap_or_default()
 }
 
 impl Fake {
-    fn new(handler: impl Fn(&str, &Value, &Request) -> Response + 'static) -> Fake {
+    pub(crate) fn new(handler: impl Fn(&str, &Value, &Request) -> Response + 'static) -> Fake {
         Fake {
             handler: Box::new(handler),
             sent: RefCell::new(Vec::new()),
             logs: RefCell::new(Vec::new()),
+            many: RefCell::new(Vec::new()),
         }
     }
 
-    fn sent_to(&self, route: &str) -> Vec<Request> {
+    /// The arguments of every request to `route`.
+    pub(crate) fn args_to(&self, route: &str) -> Vec<Value> {
+        self.sent_to(route)
+            .iter()
+            .map(|r| {
+                r.body
+                    .as_deref()
+                    .and_then(|b| serde_json::from_slice(b).ok())
+                    .unwrap_or(Value::Null)
+            })
+            .collect()
+    }
+
+    pub(crate) fn sent_to(&self, route: &str) -> Vec<Request> {
         self.sent
             .borrow()
             .iter()
@@ -44,12 +67,15 @@ impl Fake {
 }
 
 impl Transport for &Fake {
+    fn send_many(&self, reqs: Vec<Request>) -> Vec<Result<Response, TransportError>> {
+        self.many
+            .borrow_mut()
+            .push(reqs.iter().map(route_of).collect());
+        reqs.into_iter().map(|r| self.send(r)).collect()
+    }
+
     fn send(&self, req: Request) -> Result<Response, TransportError> {
-        let route = req
-            .url
-            .split_once("/2/")
-            .map(|(_, r)| r.to_string())
-            .unwrap_or_default();
+        let route = route_of(&req);
         let arg: Value = req
             .body
             .as_deref()
@@ -64,7 +90,7 @@ impl Transport for &Fake {
     }
 }
 
-fn ok(v: Value) -> Response {
+pub(crate) fn ok(v: Value) -> Response {
     Response {
         status: 200,
         headers: vec![("Content-Type".into(), "application/json".into())],
@@ -72,7 +98,7 @@ fn ok(v: Value) -> Response {
     }
 }
 
-fn status(code: u16, v: Value) -> Response {
+pub(crate) fn status(code: u16, v: Value) -> Response {
     Response {
         status: code,
         headers: vec![],
@@ -80,7 +106,7 @@ fn status(code: u16, v: Value) -> Response {
     }
 }
 
-fn user_token_400() -> Response {
+pub(crate) fn user_token_400() -> Response {
     Response {
         status: 400,
         headers: vec![],
@@ -88,7 +114,7 @@ fn user_token_400() -> Response {
     }
 }
 
-fn personal_account() -> Response {
+pub(crate) fn personal_account() -> Response {
     ok(json!({
         "account_id": ACCOUNT, "email": "ann@example.com",
         "name": {"display_name": "Ann"},
@@ -96,7 +122,7 @@ fn personal_account() -> Response {
     }))
 }
 
-fn team_account() -> Response {
+pub(crate) fn team_account() -> Response {
     ok(json!({
         "account_id": ACCOUNT, "email": "admin@acme.example",
         "team": {"id": "dbtid:1", "name": "Acme"}, "team_member_id": "dbmid:AAA1",
@@ -104,7 +130,7 @@ fn team_account() -> Response {
     }))
 }
 
-fn file(id: &str, path: &str) -> Value {
+pub(crate) fn file(id: &str, path: &str) -> Value {
     let name = path.rsplit('/').next().unwrap_or_default();
     json!({".tag": "file", "name": name, "id": id, "path_lower": path.to_lowercase(), "path_display": path,
            "client_modified": "2024-04-01T09:00:00Z", "server_modified": "2024-04-01T09:00:05Z",
@@ -112,12 +138,12 @@ fn file(id: &str, path: &str) -> Value {
            "content_hash": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"})
 }
 
-fn folder(id: &str, path: &str) -> Value {
+pub(crate) fn folder(id: &str, path: &str) -> Value {
     let name = path.rsplit('/').next().unwrap_or_default();
     json!({".tag": "folder", "name": name, "id": id, "path_lower": path.to_lowercase(), "path_display": path})
 }
 
-fn config(extra: Value) -> Config {
+pub(crate) fn config(extra: Value) -> Config {
     let mut c = json!({"app_key": "k"});
     if let (Some(m), Value::Object(e)) = (c.as_object_mut(), extra) {
         m.extend(e);
@@ -125,7 +151,7 @@ fn config(extra: Value) -> Config {
     Config::parse(&c.to_string()).unwrap()
 }
 
-fn kinds(page: &Page) -> Vec<String> {
+pub(crate) fn kinds(page: &Page) -> Vec<String> {
     page.changes
         .iter()
         .map(|c| match c {
@@ -138,7 +164,7 @@ fn kinds(page: &Page) -> Vec<String> {
         .collect()
 }
 
-fn cp(page: &Page) -> Checkpoint {
+pub(crate) fn cp(page: &Page) -> Checkpoint {
     Checkpoint::decode(page.checkpoint.as_deref().unwrap()).unwrap()
 }
 
@@ -147,7 +173,7 @@ fn root_cursor(c: &Checkpoint) -> (Option<&str>, bool) {
     (c.units[0].cursor.as_deref(), c.units[0].listed)
 }
 
-fn personal_dropbox(route: &str, arg: &Value, _: &Request) -> Response {
+pub(crate) fn personal_dropbox(route: &str, arg: &Value, _: &Request) -> Response {
     match route {
         "team/token/get_authenticated_admin" => user_token_400(),
         "users/get_current_account" => personal_account(),
@@ -330,12 +356,12 @@ fn team_admin_token_selects_the_admin_and_the_team_root() {
     );
 }
 
-fn delta_checkpoint(cursor: &str) -> String {
+pub(crate) fn delta_checkpoint(cursor: &str) -> String {
     delta_state(cursor, &config(json!({}))).encode()
 }
 
 /// A completed run of the root unit, taken under `cfg`'s settings.
-fn delta_state(cursor: &str, cfg: &Config) -> Checkpoint {
+pub(crate) fn delta_state(cursor: &str, cfg: &Config) -> Checkpoint {
     Checkpoint {
         stage: Stage::Done,
         units: vec![Unit {
