@@ -23,6 +23,8 @@ pub struct Account {
     pub team_space: bool,
     /// Dropbox's clock when the account was detected (RFC 3339), from the `Date` header.
     pub server_time: Option<String>,
+    /// The home folder's path in the team space (`root_info.home_path`).
+    pub home_path: Option<String>,
 }
 
 impl Account {
@@ -101,6 +103,7 @@ pub fn detect<T: Transport>(transport: &T, config: &Config) -> Result<Account, E
         server_time,
         team_name: acct.team.map(|t| t.name),
         team_space: acct.root_info.has_team_space(),
+        home_path: acct.root_info.home_path.clone().filter(|p| !p.is_empty()),
         root_namespace_id: acct.root_info.root_namespace_id,
     })
 }

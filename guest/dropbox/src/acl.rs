@@ -4,9 +4,9 @@
 //! - its explicit members (files: `sharing/list_file_members/batch`, every continuation
 //!   followed, so a file shared with 500 people carries 500 people);
 //! - the members of the shared folder it lives in (`sharing/list_folder_members`, all
-//!   pages), and with `include_inherited_users_and_groups` those of the shared folders
-//!   above it whose access flows down (`sharing/get_folder_metadata`: parent and
-//!   `access_inheritance`);
+//!   pages), and with `include_inherited_users_and_groups` those who reach it through the
+//!   folders above it (the same route given a `path` inside the folder: Dropbox then walks
+//!   the parents itself, the team space included);
 //! - its owner when no shared folder covers it (a member's private file: that member).
 //!
 //! Lookups for a page of items are batched and sent through the host's `send-many`, so they
@@ -16,12 +16,12 @@
 //! member. An item nobody can be shown to gets [`NO_ONE`], never an empty list: Elastic's
 //! query template treats a missing field as "visible to everyone".
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::api::{FileMembersBatchItem, Members, SharedFolderMetadata};
+use crate::api::{FileMembersBatchItem, Members};
 use crate::client::{CallError, Client, Level, Response, RouteKind, Transport, decode};
 use crate::error::Error;
 
@@ -36,8 +36,6 @@ pub const MEMBERS_PER_FILE: u32 = 100;
 const FOLDER_MEMBERS_LIMIT: u32 = 1000;
 /// Folders remembered per run before the cache starts over (bounds memory).
 const MAX_CACHED_FOLDERS: usize = 20_000;
-/// Nesting followed upwards for inherited access.
-const MAX_NESTING: usize = 32;
 
 /// A sorted set of prefixed identities.
 pub type Identities = BTreeSet<String>;
@@ -88,10 +86,6 @@ fn add_members(out: &mut Identities, m: &Members, with_inherited: bool) {
 #[derive(Debug, Default)]
 struct Folder {
     members: Identities,
-    /// The shared folder it is nested in, if known.
-    parent: Option<String>,
-    /// Whether the parent's members reach into it (`access_inheritance: inherit`).
-    inherits: bool,
     /// Its members could not be read: it contributes nobody.
     failed: bool,
 }
@@ -108,25 +102,10 @@ impl AclCache {
         self.folders.clear();
     }
 
-    /// The identities of shared folder `id`, with those flowing down from above it.
-    fn folder_identities(&self, id: &str, inherited: bool, out: &mut Identities) {
-        let mut current = Some(id);
-        let mut seen = HashSet::new();
-        while let Some(f) = current {
-            if !seen.insert(f) || seen.len() > MAX_NESTING {
-                break;
-            }
-            let Some(folder) = self.folders.get(f) else {
-                break;
-            };
-            if !folder.failed {
-                out.extend(folder.members.iter().cloned());
-            }
-            current = if inherited && folder.inherits {
-                folder.parent.as_deref()
-            } else {
-                None
-            };
+    /// The identities of shared folder `id`.
+    fn folder_identities(&self, id: &str, out: &mut Identities) {
+        if let Some(folder) = self.folders.get(id).filter(|f| !f.failed) {
+            out.extend(folder.members.iter().cloned());
         }
     }
 }
@@ -139,6 +118,9 @@ pub struct AclRequest<'a> {
     pub file: Option<&'a str>,
     /// The shared folder the item is in (or is the root of).
     pub shared_folder: Option<&'a str>,
+    /// The item's path as the lookups' context sees it: inside `shared_folder`, it lets
+    /// Dropbox return the members inherited from above (with inherited access on).
+    pub path: Option<&'a str>,
     /// Who has the item when no shared folder covers it.
     pub owner: Option<&'a Identities>,
 }
@@ -149,12 +131,10 @@ enum Lookup {
     Batch(Vec<String>),
     /// `list_file_members/continue` for one file.
     FileMore { file: String, cursor: String },
-    /// `list_folder_members`, first page.
-    Folder(String),
+    /// `list_folder_members`, first page (with a path inside it for inherited members).
+    Folder(String, Option<String>),
     /// `list_folder_members/continue`.
     FolderMore { folder: String, cursor: String },
-    /// `get_folder_metadata`: the parent and whether access flows down from it.
-    FolderMeta(String),
 }
 
 impl Lookup {
@@ -168,17 +148,16 @@ impl Lookup {
                 "sharing/list_file_members/continue",
                 json!({"cursor": cursor}),
             ),
-            Lookup::Folder(id) => (
-                "sharing/list_folder_members",
-                json!({"shared_folder_id": id, "limit": FOLDER_MEMBERS_LIMIT}),
-            ),
+            Lookup::Folder(id, path) => {
+                let mut arg = json!({"shared_folder_id": id, "limit": FOLDER_MEMBERS_LIMIT});
+                if let Some(p) = path {
+                    arg["path"] = json!(p);
+                }
+                ("sharing/list_folder_members", arg)
+            }
             Lookup::FolderMore { cursor, .. } => (
                 "sharing/list_folder_members/continue",
                 json!({"cursor": cursor}),
-            ),
-            Lookup::FolderMeta(id) => (
-                "sharing/get_folder_metadata",
-                json!({"shared_folder_id": id}),
             ),
         }
     }
@@ -214,7 +193,8 @@ impl<T: Transport> Resolver<'_, '_, T> {
                 }
             }
             if let Some(folder) = item.shared_folder {
-                self.want_folder(folder, &mut work);
+                let path = item.path.filter(|_| self.include_inherited);
+                self.want_folder(folder, path, &mut work);
             }
         }
         if !batch.is_empty() {
@@ -224,7 +204,7 @@ impl<T: Transport> Resolver<'_, '_, T> {
         let fresh: Vec<String> = work
             .iter()
             .filter_map(|l| match l {
-                Lookup::Folder(id) => Some(id.clone()),
+                Lookup::Folder(id, _) => Some(id.clone()),
                 _ => None,
             })
             .collect();
@@ -243,10 +223,7 @@ impl<T: Transport> Resolver<'_, '_, T> {
                     ids.extend(f.iter().cloned());
                 }
                 match item.shared_folder {
-                    Some(folder) => {
-                        self.cache
-                            .folder_identities(folder, self.include_inherited, &mut ids)
-                    }
+                    Some(folder) => self.cache.folder_identities(folder, &mut ids),
                     None => {
                         if let Some(owner) = item.owner {
                             ids.extend(owner.iter().cloned());
@@ -268,9 +245,7 @@ impl<T: Transport> Resolver<'_, '_, T> {
         mut work: Vec<Lookup>,
         files: &mut HashMap<String, Identities>,
     ) -> Result<(), Error> {
-        let mut depth = 0;
         while !work.is_empty() {
-            depth += 1;
             let round = std::mem::take(&mut work);
             let calls: Vec<(&str, Value, RouteKind)> = round
                 .iter()
@@ -281,27 +256,18 @@ impl<T: Transport> Resolver<'_, '_, T> {
                 .collect();
             let answers = self.client.send_rpcs(&calls);
             for (lookup, answer) in round.into_iter().zip(answers) {
-                self.settle(lookup, answer, files, &mut work, depth)?;
+                self.settle(lookup, answer, files, &mut work)?;
             }
         }
         Ok(())
     }
 
-    fn want_folder(&mut self, id: &str, work: &mut Vec<Lookup>) {
+    fn want_folder(&mut self, id: &str, path: Option<&str>, work: &mut Vec<Lookup>) {
         if self.cache.folders.contains_key(id) {
             return;
         }
-        self.cache.folders.insert(
-            id.to_string(),
-            Folder {
-                inherits: true,
-                ..Folder::default()
-            },
-        );
-        work.push(Lookup::Folder(id.to_string()));
-        if self.include_inherited {
-            work.push(Lookup::FolderMeta(id.to_string()));
-        }
+        self.cache.folders.insert(id.to_string(), Folder::default());
+        work.push(Lookup::Folder(id.to_string(), path.map(str::to_string)));
     }
 
     fn warn(&self, message: String) {
@@ -315,7 +281,6 @@ impl<T: Transport> Resolver<'_, '_, T> {
         answer: Result<Response, CallError>,
         files: &mut HashMap<String, Identities>,
         work: &mut Vec<Lookup>,
-        depth: usize,
     ) -> Result<(), Error> {
         let (route, _) = lookup.call();
         let with_inherited = self.include_inherited;
@@ -368,38 +333,11 @@ impl<T: Transport> Resolver<'_, '_, T> {
                     work.push(Lookup::FileMore { file, cursor: next });
                 }
             }
-            Lookup::Folder(id) | Lookup::FolderMore { folder: id, .. }
+            Lookup::Folder(id, _) | Lookup::FolderMore { folder: id, .. }
                 if self.cache.folders.get(&id).is_some_and(|f| f.failed) => {}
-            Lookup::Folder(folder) => self.folder_page(route, answer, folder, None, work)?,
+            Lookup::Folder(folder, _) => self.folder_page(route, answer, folder, None, work)?,
             Lookup::FolderMore { folder, cursor } => {
                 self.folder_page(route, answer, folder, Some(cursor), work)?
-            }
-            Lookup::FolderMeta(id) => {
-                let meta = self.answer::<SharedFolderMetadata>(route, answer)?;
-                let Some(meta) = meta else {
-                    // Without its metadata the folder keeps its own members only.
-                    if let Some(f) = self.cache.folders.get_mut(&id) {
-                        f.inherits = false;
-                    }
-                    return Ok(());
-                };
-                let inherits = meta
-                    .access_inheritance
-                    .as_ref()
-                    .is_none_or(|t| t.tag != "no_inherit");
-                let parent = meta
-                    .parent_shared_folder_id
-                    .filter(|p| !p.is_empty() && *p != id);
-                if let Some(f) = self.cache.folders.get_mut(&id) {
-                    f.inherits = inherits;
-                    f.parent = parent.clone();
-                }
-                if let Some(p) = parent
-                    && inherits
-                    && depth < MAX_NESTING
-                {
-                    self.want_folder(&p, work);
-                }
             }
         }
         Ok(())

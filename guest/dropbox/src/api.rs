@@ -579,6 +579,27 @@ pub struct MembersListResult {
     pub has_more: bool,
 }
 
+/// `team.GroupSummary` (the fields we use).
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+pub struct GroupSummary {
+    pub group_id: String,
+    #[serde(default)]
+    pub group_name: String,
+    #[serde(default)]
+    pub group_management_type: Tagged,
+}
+
+/// `team.GroupsListResult`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct GroupsListResult {
+    #[serde(default)]
+    pub groups: Vec<GroupSummary>,
+    #[serde(default)]
+    pub cursor: String,
+    #[serde(default)]
+    pub has_more: bool,
+}
+
 /// `team.NamespaceMetadata`.
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
 pub struct NamespaceMetadata {

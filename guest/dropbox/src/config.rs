@@ -164,6 +164,7 @@ pub const TEAM_SCOPES: &[&str] = &[
     "team_data.member",
     "team_data.team_space",
     "members.read",
+    "groups.read",
 ];
 /// Reading the team event log (permission changes between syncs).
 pub const EVENTS_SCOPE: &str = "events.read";

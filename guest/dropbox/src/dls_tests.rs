@@ -273,6 +273,10 @@ fn team_dropbox(route: &str, arg: &Value, req: &Request) -> Response {
                          "status": {".tag": "suspended"}, "name": {"display_name": "Dee"}, "groups": [],
                          "member_folder_id": "4"}}],
             "cursor": "m", "has_more": false})),
+        "team/groups/list" => ok(json!({"groups": [
+            {"group_name": "Finance", "group_id": "g:fin", "group_management_type": {".tag": "company_managed"}},
+            {"group_name": "Everyone at Acme", "group_id": "g:all", "group_management_type": {".tag": "system_managed"}}],
+            "cursor": "g", "has_more": false})),
         "team_log/get_events" => {
             let c = arg["category"][".tag"].as_str().unwrap_or("?");
             ok(json!({"events": [], "cursor": format!("{c}-start"), "has_more": false}))
@@ -371,13 +375,16 @@ fn team_permission_changes_re_read_only_the_items_the_event_log_names() {
         json!({"limit": 1000, "category": {".tag": "sharing"},
                                  "time": {"start_time": "2024-04-01T09:05:07Z"}})
     );
+    // A folder at the team root, outside the admin's home: everyone's.
+    assert_eq!(acl(&p, "id:T"), json!(["group:g:all"]));
     let mut p = p;
     while p.has_more {
         p = s.next_page().unwrap();
     }
     let done = cp(&p);
     assert_eq!(done.events["sharing"], "sharing-0");
-    // Access-control documents: active and invited members, not the suspended one.
+    // Access-control documents are for members who can open files: not the invited or
+    // the suspended one.
     assert_eq!(
         fake.sent_to("team/members/list_v2").len(),
         1,
@@ -403,7 +410,6 @@ fn team_permission_changes_re_read_only_the_items_the_event_log_names() {
             "begin access_control",
             "upsert admin@acme.example",
             "upsert bob@acme.example",
-            "upsert cy@acme.example",
             "end access_control"
         ]
     );
@@ -460,4 +466,48 @@ fn an_expired_event_cursor_is_a_controlled_full_resync() {
     assert!(
         matches!(s.next_page(), Err(Error::CheckpointExpired(m)) if m.contains("sharing event log"))
     );
+}
+
+#[test]
+fn inherited_access_asks_dropbox_for_the_members_above_a_folder() {
+    let fake = Fake::new(|route, arg, req| match route {
+        "sharing/list_folder_members" => {
+            assert_eq!(arg["path"], "/shared");
+            ok(json!({"users": [
+                {"access_type": {".tag": "owner"}, "user": {"account_id": "dbid:O", "email": "o@x.org"}},
+                {"access_type": {".tag": "editor"}, "is_inherited": true,
+                 "user": {"account_id": "dbid:UP", "email": "up@x.org"}}],
+                "groups": [], "invitees": []}))
+        }
+        _ => shared_dropbox(route, arg, req),
+    });
+    let cfg = config(json!({"use_document_level_security": true,
+                            "include_inherited_users_and_groups": true,
+                            "include_received_files": false}));
+    let mut s = Session::start(&fake, cfg, None).unwrap();
+    let p = s.next_page().unwrap();
+    assert_eq!(
+        acl(&p, "id:A"),
+        json!([
+            "email:o@x.org",
+            "email:up@x.org",
+            "user_id:dbid:O",
+            "user_id:dbid:UP"
+        ])
+    );
+    let without = Fake::new(|route, arg, req| match route {
+        "sharing/list_folder_members" => {
+            assert!(arg.get("path").is_none());
+            ok(json!({"users": [
+                {"access_type": {".tag": "owner"}, "user": {"account_id": "dbid:O", "email": "o@x.org"}},
+                {"access_type": {".tag": "editor"}, "is_inherited": true,
+                 "user": {"account_id": "dbid:UP", "email": "up@x.org"}}],
+                "groups": [], "invitees": []}))
+        }
+        _ => shared_dropbox(route, arg, req),
+    });
+    let cfg = config(json!({"use_document_level_security": true, "include_received_files": false}));
+    let mut s = Session::start(&without, cfg, None).unwrap();
+    let p = s.next_page().unwrap();
+    assert_eq!(acl(&p, "id:A"), json!(["email:o@x.org", "user_id:dbid:O"]));
 }

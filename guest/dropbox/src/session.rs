@@ -91,6 +91,9 @@ pub struct Session<T: Transport> {
     full: bool,
     /// Identities of the authenticated account (owner of what the root unit lists).
     owner: Identities,
+    /// The team's everyone group (`group:…`), for what lies at the root of a team space
+    /// outside any home (document-level security in the admin's view only).
+    everyone: Option<Identities>,
     /// Team members, read when needed.
     members: Option<Vec<Member>>,
     acl: AclCache,
@@ -158,6 +161,28 @@ fn prefixed(prefix: &str, path: &mut Option<String>, lower: bool) {
     }
 }
 
+/// Who has an item no shared folder covers: in the admin's view of a team space, the
+/// admin's home is the admin's, and what lies at the team root outside any home is
+/// everyone's; elsewhere the unit's owner.
+fn owner_at<'o>(
+    unit: &Unit,
+    owner: Option<&'o Identities>,
+    everyone: Option<&'o Identities>,
+    home_lower: Option<&str>,
+    path_lower: Option<&str>,
+) -> Option<&'o Identities> {
+    match (everyone, unit.kind, path_lower) {
+        (Some(everyone), UnitKind::Root, Some(p)) => {
+            if home_lower.is_some_and(|h| within(p, h)) {
+                owner
+            } else {
+                Some(everyone)
+            }
+        }
+        _ => owner,
+    }
+}
+
 /// Whether `path_lower` is the configured folder or inside it.
 fn within(path_lower: &str, root_lower: &str) -> bool {
     root_lower.is_empty()
@@ -177,9 +202,31 @@ fn dls_switched_off(cp: &Checkpoint, config: &Config) -> bool {
 
 /// An upsert or a subtree delete, after a unit's filtering and path rewriting.
 enum Item {
-    File(FileMetadata),
-    Folder(FolderMetadata),
+    File {
+        meta: FileMetadata,
+        /// The path as Dropbox listed it (before the unit's prefix).
+        raw_path: Option<String>,
+        shared: Option<String>,
+    },
+    Folder {
+        meta: FolderMetadata,
+        raw_path: Option<String>,
+        /// The shared folder it is in.
+        parent: Option<String>,
+        /// The shared folder it is the root of.
+        mount: Option<String>,
+    },
     Gone(String),
+}
+
+impl Item {
+    fn path_lower(&self) -> Option<&str> {
+        match self {
+            Item::File { meta, .. } => meta.path_lower.as_deref(),
+            Item::Folder { meta, .. } => meta.path_lower.as_deref(),
+            Item::Gone(p) => Some(p),
+        }
+    }
 }
 
 impl<T: Transport> Session<T> {
@@ -265,6 +312,7 @@ impl<T: Transport> Session<T> {
             state,
             full,
             owner,
+            everyone: None,
             members: None,
             acl: AclCache::default(),
             seen: HashSet::new(),
@@ -468,6 +516,15 @@ impl<T: Transport> Session<T> {
         } else if next.units.is_empty() {
             next.units.push(Unit::root());
         }
+        if self.config.dls
+            && self.is_team()
+            && self.account.team_space
+            && self.everyone.is_none()
+            && next.units.iter().any(|u| u.kind == UnitKind::Root)
+        {
+            self.everyone = team::everyone_group(&self.team_client())?
+                .map(|g| Identities::from([format!("group:{g}")]));
+        }
         if self.config.dls && self.is_team() && next.events.is_empty() {
             next.events =
                 events::start_cursors(&self.team_client(), self.account.server_time.as_deref())?;
@@ -504,8 +561,9 @@ impl<T: Transport> Session<T> {
         if self.config.dls {
             arg["include_has_explicit_shared_members"] = json!(true);
         }
-        if unit.kind == UnitKind::MemberFolder {
-            // Shared folders mounted in a member's home are enumerated on their own.
+        if matches!(unit.kind, UnitKind::MemberFolder | UnitKind::SharedFolder) {
+            // Shared folders mounted in a member's home or nested in a shared folder are
+            // enumerated on their own (in a team folder, they are part of it).
             arg["include_mounted_folders"] = json!(false);
         }
         arg
@@ -666,102 +724,118 @@ impl<T: Transport> Session<T> {
         changes: &mut Vec<Change>,
     ) -> Result<(), Error> {
         let prefix = unit.prefix();
-        let shared_unit = matches!(unit.kind, UnitKind::TeamFolder | UnitKind::SharedFolder);
+        let own_ns = match unit.kind {
+            UnitKind::TeamFolder | UnitKind::SharedFolder => unit.ns.clone(),
+            UnitKind::Root | UnitKind::MemberFolder => None,
+        };
         let mut items = Vec::with_capacity(entries.len());
         for entry in entries {
-            match entry {
-                Metadata::File(mut f) => {
+            let item = match entry {
+                Metadata::File(f) => {
                     let shared = parent_shared(&f.parent_shared_folder_id, &f.sharing_info);
-                    if unit.kind == UnitKind::MemberFolder && shared.is_some() {
-                        continue;
+                    Item::File {
+                        raw_path: f.path_lower.clone(),
+                        shared,
+                        meta: f,
                     }
-                    if f.path_lower
-                        .as_deref()
-                        .is_some_and(|p| p.is_empty() || p == "/")
-                    {
-                        continue;
-                    }
-                    prefixed(&prefix, &mut f.path_display, false);
-                    prefixed(&prefix, &mut f.path_lower, true);
-                    if let (Some(root), Some(p)) = (only_within, f.path_lower.as_deref())
-                        && !within(p, root)
-                    {
-                        continue;
-                    }
-                    items.push(Item::File(f));
                 }
-                Metadata::Folder(mut f) => {
+                Metadata::Folder(f) => {
+                    let parent = parent_shared(&f.parent_shared_folder_id, &f.sharing_info);
                     let mount = folder_shared_id(&f);
-                    let shared = parent_shared(&f.parent_shared_folder_id, &f.sharing_info);
-                    if unit.kind == UnitKind::MemberFolder && (mount.is_some() || shared.is_some())
-                    {
-                        continue;
-                    }
-                    if f.path_lower
-                        .as_deref()
-                        .is_some_and(|p| p.is_empty() || p == "/")
-                    {
-                        continue;
-                    }
                     if unit.kind == UnitKind::TeamFolder
                         && let (Some(m), Some(ns)) = (&mount, &unit.ns)
                         && m != ns
                     {
                         nested.insert(m.clone(), ns.clone());
                     }
-                    prefixed(&prefix, &mut f.path_display, false);
-                    prefixed(&prefix, &mut f.path_lower, true);
-                    if let (Some(root), Some(p)) = (only_within, f.path_lower.as_deref())
-                        && !within(p, root)
-                    {
-                        continue;
+                    Item::Folder {
+                        raw_path: f.path_lower.clone(),
+                        parent,
+                        mount,
+                        meta: f,
                     }
-                    items.push(Item::Folder(f));
                 }
                 Metadata::Deleted(mut d) => {
                     prefixed(&prefix, &mut d.path_lower, true);
                     match d.path_lower {
-                        Some(p) if !p.is_empty() => items.push(Item::Gone(p)),
-                        _ => self.transport.log(
-                            Level::Warn,
-                            &format!("skipping a deleted entry without a path ({:?})", d.name),
-                        ),
+                        Some(p) if !p.is_empty() => Item::Gone(p),
+                        _ => {
+                            self.transport.log(
+                                Level::Warn,
+                                &format!("skipping a deleted entry without a path ({:?})", d.name),
+                            );
+                            continue;
+                        }
                     }
                 }
-                Metadata::Unknown => self.transport.log(
-                    Level::Warn,
-                    "skipping a list_folder entry of an unknown kind",
-                ),
+                Metadata::Unknown => {
+                    self.transport.log(
+                        Level::Warn,
+                        "skipping a list_folder entry of an unknown kind",
+                    );
+                    continue;
+                }
+            };
+            if !self.belongs(unit, own_ns.as_deref(), &item) {
+                continue;
             }
+            items.push(item);
+        }
+        for item in &mut items {
+            if let Item::File { meta, .. } = item {
+                prefixed(&prefix, &mut meta.path_display, false);
+                prefixed(&prefix, &mut meta.path_lower, true);
+            } else if let Item::Folder { meta, .. } = item {
+                prefixed(&prefix, &mut meta.path_display, false);
+                prefixed(&prefix, &mut meta.path_lower, true);
+            }
+        }
+        if let Some(root) = only_within {
+            items.retain(|item| item.path_lower().is_none_or(|p| within(p, root)));
         }
         let ctx = self.context_of(unit);
         let c = client(&self.transport, &self.config, ctx);
         let acls = if self.config.dls {
-            let unit_ns = if shared_unit { unit.ns.clone() } else { None };
-            let mut shared_ids: Vec<Option<String>> = Vec::with_capacity(items.len());
-            for item in &items {
-                shared_ids.push(match item {
-                    Item::File(f) => parent_shared(&f.parent_shared_folder_id, &f.sharing_info)
-                        .or_else(|| unit_ns.clone()),
-                    Item::Folder(f) => folder_shared_id(f)
-                        .or_else(|| parent_shared(&f.parent_shared_folder_id, &f.sharing_info))
-                        .or_else(|| unit_ns.clone()),
-                    Item::Gone(_) => None,
-                });
-            }
+            let home = self.account.home_path.as_deref().map(str::to_lowercase);
+            let everyone = self.everyone.clone();
+            let owner_at = |path: Option<&str>| -> Option<&Identities> {
+                owner_at(unit, owner, everyone.as_ref(), home.as_deref(), path)
+            };
             let requests: Vec<AclRequest<'_>> = items
                 .iter()
-                .zip(&shared_ids)
-                .filter(|(item, _)| !matches!(item, Item::Gone(_)))
-                .map(|(item, shared)| AclRequest {
-                    file: match item {
-                        Item::File(f) if f.has_explicit_shared_members != Some(false) => {
-                            Some(f.id.as_str())
-                        }
-                        _ => None,
-                    },
-                    shared_folder: shared.as_deref(),
-                    owner,
+                .filter_map(|item| {
+                    let (file, shared, raw) = match item {
+                        Item::File {
+                            meta,
+                            shared,
+                            raw_path,
+                        } => (
+                            (meta.has_explicit_shared_members != Some(false))
+                                .then_some(meta.id.as_str()),
+                            shared.as_deref().or(own_ns.as_deref()),
+                            raw_path.as_deref(),
+                        ),
+                        Item::Folder {
+                            parent,
+                            mount,
+                            raw_path,
+                            ..
+                        } => (
+                            None,
+                            mount.as_deref().or(parent.as_deref()).or(own_ns.as_deref()),
+                            raw_path.as_deref(),
+                        ),
+                        Item::Gone(_) => return None,
+                    };
+                    Some(AclRequest {
+                        file,
+                        shared_folder: shared,
+                        path: raw.filter(|p| !p.is_empty()),
+                        owner: match shared {
+                            Some(_) => None,
+                            None => owner_at(item.path_lower()),
+                        },
+                    })
                 })
                 .collect();
             let mut resolver = Resolver {
@@ -782,13 +856,13 @@ impl<T: Transport> Session<T> {
                 (Some(it), _) => Access::Allow(it.next().unwrap_or_default()),
             };
             match item {
-                Item::File(f) => {
-                    let mut d = file_document_with(f, &c, &access);
+                Item::File { meta, .. } => {
+                    let mut d = file_document_with(meta, &c, &access);
                     d.scope.clone_from(&scope);
                     changes.push(Change::Upsert(d));
                 }
-                Item::Folder(f) => {
-                    let mut d = folder_document_with(f, &self.config.web_url, &access);
+                Item::Folder { meta, .. } => {
+                    let mut d = folder_document_with(meta, &self.config.web_url, &access);
                     d.scope.clone_from(&scope);
                     changes.push(Change::Upsert(d));
                 }
@@ -800,6 +874,29 @@ impl<T: Transport> Session<T> {
             }
         }
         Ok(())
+    }
+
+    /// Whether a listed entry is this unit's to index. A member's folder keeps only what is
+    /// private to the member (shared folders, mounted or not, are enumerated on their own);
+    /// a shared folder keeps its own items and the mount points of folders nested in it;
+    /// the namespace root itself is not an entry.
+    fn belongs(&self, unit: &Unit, own_ns: Option<&str>, item: &Item) -> bool {
+        if item.path_lower().is_some_and(|p| p.is_empty() || p == "/") {
+            return false;
+        }
+        match (unit.kind, item) {
+            (UnitKind::MemberFolder, Item::File { shared, .. }) => shared.is_none(),
+            (UnitKind::MemberFolder, Item::Folder { parent, mount, .. }) => {
+                parent.is_none() && mount.is_none()
+            }
+            (UnitKind::SharedFolder, Item::File { shared, .. }) => {
+                shared.is_none() || shared.as_deref() == own_ns
+            }
+            (UnitKind::SharedFolder, Item::Folder { parent, .. }) => {
+                parent.is_none() || parent.as_deref() == own_ns
+            }
+            _ => true,
+        }
     }
 
     // ---------------------------------------------------------------- rules

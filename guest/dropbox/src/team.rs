@@ -13,7 +13,8 @@ use serde_json::json;
 
 use crate::acl::{Identities, person};
 use crate::api::{
-    MemberProfile, MembersListResult, NamespaceMetadata, NamespacesListResult, SharedFolderMetadata,
+    GroupsListResult, MemberProfile, MembersListResult, NamespaceMetadata, NamespacesListResult,
+    SharedFolderMetadata,
 };
 use crate::checkpoint::{Unit, UnitKind};
 use crate::client::{CallError, Client, RouteKind, Transport, decode};
@@ -23,6 +24,8 @@ use crate::error::Error;
 const MEMBERS_LIMIT: u32 = 1000;
 /// Namespaces per `team/namespaces/list` page (Dropbox's maximum).
 const NAMESPACES_LIMIT: u32 = 1000;
+/// Groups per `team/groups/list` page (Dropbox's maximum).
+const GROUPS_LIMIT: u32 = 1000;
 
 /// One team member, as the connector needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,10 +62,10 @@ impl Member {
         self.status == "active"
     }
 
-    /// Whether the member gets an access-control document (active, or invited: an
-    /// invitee can be reached through their email before they join).
+    /// Whether the member gets an access-control document: only members who can open
+    /// files search them (invited members get theirs when they join; suspended ones lose it).
     pub fn searches(&self) -> bool {
-        self.status == "active" || self.status == "invited"
+        self.has_access()
     }
 
     /// The identities a document owned by this member carries.
@@ -123,6 +126,48 @@ pub fn list_namespaces<T: Transport>(
             .rpc(
                 "team/namespaces/list/continue",
                 Some(&json!({ "cursor": cursor })),
+                RouteKind::Team,
+            )
+            .map_err(CallError::into_error)?;
+    }
+}
+
+/// The id of the team's "Everyone at …" group (system managed), if there is one and the
+/// token may list groups; without it, items at the team root fall back to their owner.
+pub fn everyone_group<T: Transport>(client: &Client<'_, T>) -> Result<Option<String>, Error> {
+    let mut r: GroupsListResult = match client.rpc(
+        "team/groups/list",
+        Some(&json!({ "limit": GROUPS_LIMIT })),
+        RouteKind::Team,
+    ) {
+        Ok(r) => r,
+        Err(CallError::Status(e)) if matches!(e.status, 400 | 401 | 403 | 409) => {
+            client.transport.log(
+                crate::client::Level::Warn,
+                &format!(
+                    "cannot list the team's groups ({}): items at the team root are shown to the admin only; enable groups.read to show them to everyone",
+                    e.label()
+                ),
+            );
+            return Ok(None);
+        }
+        Err(e) => return Err(e.into_error()),
+    };
+    loop {
+        if let Some(g) = r
+            .groups
+            .iter()
+            .find(|g| g.group_management_type.tag == "system_managed")
+        {
+            return Ok(Some(g.group_id.clone()));
+        }
+        if !r.has_more || r.cursor.is_empty() {
+            return Ok(None);
+        }
+        r = client
+            .rpc(
+                "team/groups/list/continue",
+                Some(&json!({ "cursor": r.cursor })),
                 RouteKind::Team,
             )
             .map_err(CallError::into_error)?;
@@ -411,6 +456,6 @@ mod tests {
         );
         assert!(m.has_access() && m.searches());
         assert!(!member("x", "suspended", "2").has_access());
-        assert!(member("x", "invited", "2").searches());
+        assert!(!member("x", "invited", "2").searches());
     }
 }
