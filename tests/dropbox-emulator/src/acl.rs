@@ -234,6 +234,9 @@ impl World {
 
     /// The best level a grant list gives an account (directly or through a group).
     pub fn grant_access(&self, account: usize, grants: &[Grant]) -> Option<Access> {
+        if !self.has_access(account) {
+            return None;
+        }
         grants
             .iter()
             .filter(|g| match &g.who {

@@ -148,12 +148,13 @@ impl World {
     fn participant(&self, p: &Principal) -> Option<Value> {
         match p {
             Principal::User(a) => Some(json!({".tag": "user", "user": self.user_log_info(*a)})),
+            // GroupLogInfo is a plain struct: its fields sit next to the tag (§0.4).
             Principal::Group(id) => self.group(id).map(|g| {
-                let mut info = json!({"group_id": g.id, "display_name": g.name});
+                let mut info = json!({".tag": "group", "group_id": g.id, "display_name": g.name});
                 if let (Some(x), Some(o)) = (&g.external_id, info.as_object_mut()) {
                     o.insert("external_id".into(), json!(x));
                 }
-                json!({".tag": "group", "group": info})
+                info
             }),
             Principal::Email(_) => None,
         }

@@ -179,24 +179,8 @@ impl Cursor {
         if !self.r && parent(virt) != self.l {
             return false;
         }
-        self.x || !inside_mount(world, view, &self.l, virt)
+        self.x || !views::inside_mount(world, view, &self.l, virt)
     }
-}
-
-/// Whether a mount point lies strictly between `listed` and `virt` (both virtual).
-fn inside_mount(world: &World, view: &View, listed: &str, virt: &str) -> bool {
-    let mut p = parent(virt);
-    while p.len() > listed.len() {
-        if view.mount_of_virt(p)
-            || view
-                .to_global(p)
-                .is_some_and(|g| world.ns_at.contains_key(&g))
-        {
-            return true;
-        }
-        p = parent(p);
-    }
-    false
 }
 
 /// Rebuild the caller's view recorded in a cursor.

@@ -161,8 +161,8 @@ impl World {
         }
     }
 
-    /// Make a folder a shared folder owned by `owner` (default: whoever owns its content, else
-    /// `actor`). Returns the shared folder id (the existing one if it is shared already).
+    /// Make a folder a shared folder owned by `owner` (default: the member whose home holds it;
+    /// none in the team space). Returns the shared folder id (the existing one if shared).
     pub fn share_folder(
         &mut self,
         global_lower: &str,
@@ -191,14 +191,15 @@ impl World {
                 )),
             };
         }
-        let owner = owner.or_else(|| self.owner_of(global_lower)).unwrap_or(actor);
+        // Folders in the team space (team root, team folders) belong to the team, not a member.
+        let owner = owner.or_else(|| self.owner_of(global_lower));
         let id = self.new_ns_id(3_500_000);
         let mut n = (*node).clone();
         n.mount_ns = Some(id.clone());
         n.shared = true;
         self.tree.insert(n.path_lower.clone(), Arc::new(n));
         self.ns_at.insert(global_lower.to_string(), id.clone());
-        let mut rec = Namespace::new(id.clone(), NsKind::Shared, global_lower.to_string(), Some(owner));
+        let mut rec = Namespace::new(id.clone(), NsKind::Shared, global_lower.to_string(), owner);
         rec.created = now;
         self.namespaces.insert(id.clone(), rec);
         if journal {
@@ -209,8 +210,8 @@ impl World {
             EventSpec {
                 event_type: "shared_folder_create",
                 details: json!({"target_ns_id": id}),
-                actor: Some(owner),
-                context: Some(owner),
+                actor: Some(owner.unwrap_or(actor)),
+                context: owner,
                 participants: &[],
                 asset: Some(global_lower),
             },

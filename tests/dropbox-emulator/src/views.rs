@@ -312,6 +312,22 @@ pub struct Segment {
     pub is_mount: bool,
 }
 
+/// Whether a namespace mount point lies strictly between `listed` and `virt` (both virtual).
+pub fn inside_mount(world: &World, view: &View, listed: &str, virt: &str) -> bool {
+    let mut p = parent(virt);
+    while p.len() > listed.len() {
+        if view.mount_of_virt(p)
+            || view
+                .to_global(p)
+                .is_some_and(|g| world.ns_at.contains_key(&g))
+        {
+            return true;
+        }
+        p = parent(p);
+    }
+    false
+}
+
 /// Where a resumable scan stopped.
 #[derive(Clone, Debug, Default)]
 pub struct ScanPos {
@@ -340,7 +356,12 @@ pub fn scan(
     pos: &mut ScanPos,
     emit: &mut dyn FnMut(&Arc<Node>) -> bool,
 ) -> bool {
-    let segs = view.segments(listed_virt, opts.recursive);
+    let mut segs = view.segments(listed_virt, opts.recursive);
+    if !opts.mounted {
+        // Without mounted folders, a mount inside another namespace (a share mounted in a home
+        // listed from the team root) is content of that namespace, not of the listing.
+        segs.retain(|s| !s.is_mount || !inside_mount(world, view, listed_virt, &s.virt));
+    }
     let (start, resume) = match &pos.seg {
         None => (0, true),
         Some(v) => match segs.iter().position(|s| s.is_mount && &s.virt == v) {

@@ -337,7 +337,11 @@ fn acl_json(world: &World, global_lower: &str) -> Value {
         .filter(|&i| world.item_access(i, global_lower).is_some())
         .filter_map(|i| world.accounts[i].team_member_id.as_ref())
         .collect();
-    json!({"id": n.id, "path_display": n.path_display, "members": members,
+    let tag = match n.kind {
+        Kind::File => "file",
+        Kind::Folder => "folder",
+    };
+    json!({"id": n.id, "tag": tag, "path_display": n.path_display, "members": members,
            "team_member_ids": openers})
 }
 
