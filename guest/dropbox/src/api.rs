@@ -537,6 +537,9 @@ pub struct SharedFolderMetadata {
     /// `inherit` (the default) or `no_inherit`.
     #[serde(default)]
     pub access_inheritance: Option<Tagged>,
+    /// The id (`id:…`) of the folder the shared folder is.
+    #[serde(default)]
+    pub folder_id: Option<String>,
 }
 
 /// `team.TeamMemberProfile` as `team/members/list_v2` returns it (the fields we use).

@@ -430,13 +430,98 @@ impl<T: Transport> Session<T> {
         })
     }
 
+    /// Namespaces are read by the admin in whole-team mode (`Dropbox-API-Select-Admin` and
+    /// the namespace as path root): that reaches every namespace as it is, a suspended
+    /// member's home included, without anyone's mounts.
     fn context_of(&self, unit: &Unit) -> Context {
-        match (unit.kind, &unit.ns, &unit.member) {
-            (UnitKind::MemberFolder, Some(ns), Some(m)) => Context::member_namespace(m, ns),
-            (UnitKind::TeamFolder | UnitKind::SharedFolder, Some(ns), _) => {
+        match (unit.kind, &unit.ns) {
+            (UnitKind::Root, _) | (_, None) => self.account.context(),
+            (_, Some(ns)) => {
                 Context::admin_namespace(self.account.team_member_id.as_deref().unwrap_or(""), ns)
             }
-            _ => self.account.context(),
+        }
+    }
+
+    /// The folder a namespace unit is rooted at, as a document of its own (its listing does
+    /// not include it): a team or shared folder through `get_folder_metadata`, a member's
+    /// home through the member's view of the team space. None when it cannot be read.
+    fn unit_root(&self, unit: &Unit) -> Result<Option<FolderMetadata>, Error> {
+        let (Some(ns), Some(admin)) = (&unit.ns, &self.account.team_member_id) else {
+            return Ok(None);
+        };
+        let answer = match unit.kind {
+            UnitKind::Root => return Ok(None),
+            UnitKind::TeamFolder | UnitKind::SharedFolder => {
+                let c = client(
+                    &self.transport,
+                    &self.config,
+                    Context {
+                        select_admin: Some(admin.clone()),
+                        ..Context::default()
+                    },
+                );
+                c.rpc::<crate::api::SharedFolderMetadata>(
+                    "sharing/get_folder_metadata",
+                    Some(&json!({ "shared_folder_id": ns })),
+                    RouteKind::Files,
+                )
+                .map(|m| {
+                    m.folder_id.map(|id| FolderMetadata {
+                        name: if m.name.is_empty() {
+                            unit.name.clone()
+                        } else {
+                            m.name
+                        },
+                        id,
+                        shared_folder_id: Some(ns.clone()),
+                        ..FolderMetadata::default()
+                    })
+                })
+            }
+            UnitKind::MemberFolder => {
+                let Some(member) = &unit.member else {
+                    return Ok(None);
+                };
+                let c = client(
+                    &self.transport,
+                    &self.config,
+                    Context::new(
+                        Some(member.clone()),
+                        Some(self.account.root_namespace_id.as_str()),
+                    ),
+                );
+                c.rpc::<Metadata>(
+                    "files/get_metadata",
+                    Some(&json!({ "path": unit.prefix() })),
+                    RouteKind::Files,
+                )
+                .map(|m| match m {
+                    Metadata::Folder(f) => Some(FolderMetadata {
+                        path_lower: None,
+                        path_display: None,
+                        ..f
+                    }),
+                    _ => None,
+                })
+            }
+        };
+        match answer {
+            Ok(root) => Ok(root),
+            Err(e @ CallError::Status(_))
+                if e.api().is_some_and(|a| a.status < 500 && a.status != 429) =>
+            {
+                self.transport.log(
+                    Level::Debug,
+                    &format!(
+                        "the root folder of {} ({}) is not indexed: {}",
+                        unit.scope(),
+                        unit.name,
+                        e.api().map(|a| a.label()).unwrap_or_default()
+                    ),
+                );
+                Ok(None)
+            }
+            Err(e) => Err(e.into_error()),
         }
     }
 
@@ -604,9 +689,12 @@ impl<T: Transport> Session<T> {
             Ok(r) => r,
             Err((e, continuing)) => return self.unit_error(next, changes, &unit, e, continuing),
         };
-        if unit.cursor.is_none() {
+        let root = if unit.cursor.is_none() {
             changes.push(Change::BeginEnumeration(unit.scope()));
-        }
+            self.unit_root(&unit)?
+        } else {
+            None
+        };
         let entries = std::mem::take(&mut r.entries);
         let n = entries.len();
         let owner = self.owner_of(&unit);
@@ -618,6 +706,7 @@ impl<T: Transport> Session<T> {
         self.build(
             &unit,
             owner.as_ref(),
+            root,
             entries,
             &access,
             None,
@@ -717,6 +806,7 @@ impl<T: Transport> Session<T> {
         &mut self,
         unit: &Unit,
         owner: Option<&Identities>,
+        root: Option<FolderMetadata>,
         entries: Vec<Metadata>,
         access: &Access,
         only_within: Option<&str>,
@@ -780,6 +870,23 @@ impl<T: Transport> Session<T> {
                 continue;
             }
             items.push(item);
+        }
+        if let Some(meta) = root {
+            // Paths become the unit's prefix itself.
+            let mount = meta.shared_folder_id.clone();
+            items.insert(
+                0,
+                Item::Folder {
+                    meta: FolderMetadata {
+                        path_lower: Some(String::new()),
+                        path_display: Some(String::new()),
+                        ..meta
+                    },
+                    raw_path: None,
+                    parent: None,
+                    mount,
+                },
+            );
         }
         for item in &mut items {
             if let Item::File { meta, .. } = item {
@@ -973,6 +1080,7 @@ impl<T: Transport> Session<T> {
         self.build(
             &root,
             Some(&owner),
+            None,
             entries,
             &access,
             None,
@@ -1268,6 +1376,7 @@ impl<T: Transport> Session<T> {
         self.build(
             &unit,
             owner.as_ref(),
+            None,
             entries,
             &Access::Omit,
             root.as_deref(),

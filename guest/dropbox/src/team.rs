@@ -57,15 +57,16 @@ impl Member {
         }
     }
 
-    /// Whether the member can open files now (suspended and removed members cannot).
-    pub fn has_access(&self) -> bool {
-        self.status == "active"
+    /// Whether the member has files of their own to index: active and suspended members
+    /// (a suspension blocks sign-in; the files stay). Invited members have no Dropbox yet.
+    pub fn has_files(&self) -> bool {
+        self.status == "active" || self.status == "suspended"
     }
 
-    /// Whether the member gets an access-control document: only members who can open
-    /// files search them (invited members get theirs when they join; suspended ones lose it).
+    /// Whether the member gets an access-control document, i.e. may search: active members
+    /// only (invited members get theirs when they join; a suspension takes it away).
     pub fn searches(&self) -> bool {
-        self.has_access()
+        self.status == "active"
     }
 
     /// The identities a document owned by this member carries.
@@ -203,7 +204,7 @@ pub fn plan<T: Transport>(
         .collect();
     let active: HashMap<&str, &Member> = members
         .iter()
-        .filter(|m| m.has_access())
+        .filter(|m| m.has_files())
         .map(|m| (m.team_member_id.as_str(), m))
         .collect();
     let mut team_folders = Vec::new();
@@ -233,7 +234,7 @@ pub fn plan<T: Transport>(
     // lags a join): their profile names it.
     let synthetic: Vec<NamespaceMetadata> = members
         .iter()
-        .filter(|m| m.has_access())
+        .filter(|m| m.has_files())
         .filter_map(|m| {
             let ns = m.home_namespace.as_ref()?;
             (!homes_seen.contains(ns)).then(|| NamespaceMetadata {
@@ -373,7 +374,7 @@ mod tests {
         let members = vec![
             member("ann", "active", "1"),
             member("bob", "active", "2"),
-            member("cy", "suspended", "3"),
+            member("cy", "invited", "3"),
             member("dee", "active", "4"),
         ];
         let namespaces = vec![
@@ -454,8 +455,10 @@ mod tests {
             m.identities().into_iter().collect::<Vec<_>>(),
             ["email:ann@acme.example", "user_id:dbid:ann"]
         );
-        assert!(m.has_access() && m.searches());
-        assert!(!member("x", "suspended", "2").has_access());
-        assert!(!member("x", "invited", "2").searches());
+        assert!(m.has_files() && m.searches());
+        let suspended = member("x", "suspended", "2");
+        assert!(suspended.has_files() && !suspended.searches());
+        let invited = member("x", "invited", "2");
+        assert!(!invited.has_files() && !invited.searches());
     }
 }

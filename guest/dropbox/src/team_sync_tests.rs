@@ -64,10 +64,28 @@ fn team_handler(team: Rc<RefCell<Team>>) -> impl Fn(&str, &Value, &Request) -> R
             "sharing/get_folder_metadata" => {
                 assert_eq!(rooted(req).2.as_deref(), Some("dbmid:ann"));
                 let id = arg["shared_folder_id"].as_str().unwrap_or_default();
+                let name = match id {
+                    "10" => "Engineering",
+                    "66" => "Proj",
+                    _ => "x",
+                };
                 ok(
-                    json!({"shared_folder_id": id, "name": "x", "is_team_folder": false,
-                          "is_inside_team_folder": id == "55"}),
+                    json!({"shared_folder_id": id, "name": name, "is_team_folder": id == "10",
+                          "is_inside_team_folder": id == "55", "folder_id": format!("id:root{id}")}),
                 )
+            }
+            "files/get_metadata" => {
+                // A home's own folder, read as its member in the team space.
+                let (ns, user, _) = rooted(req);
+                assert!(ns.is_none());
+                assert_eq!(
+                    req.header("Dropbox-API-Path-Root"),
+                    Some(r#"{".tag":"root","root":"7"}"#)
+                );
+                let path = arg["path"].as_str().unwrap_or_default().to_string();
+                let member = format!("dbmid:{}", path.trim_start_matches('/').to_lowercase());
+                assert_eq!(user.as_deref(), Some(member.as_str()));
+                ok(folder(&format!("id:home{}", &path[1..]), &path))
             }
             "files/list_folder" => {
                 assert_eq!(arg["path"], "");
@@ -88,7 +106,7 @@ fn team_handler(team: Rc<RefCell<Team>>) -> impl Fn(&str, &Value, &Request) -> R
                         x["parent_shared_folder_id"] = json!("66");
                         ok(json!({"entries": [x], "cursor": "c66", "has_more": false}))
                     }
-                    (Some("1"), Some("dbmid:ann"), None) => {
+                    (Some("1"), None, Some("dbmid:ann")) => {
                         assert_eq!(arg["include_mounted_folders"], false);
                         // Dropbox may still report a mounted folder and its content: skipped.
                         let mut proj = folder("id:PRJ", "/Proj");
@@ -98,10 +116,10 @@ fn team_handler(team: Rc<RefCell<Team>>) -> impl Fn(&str, &Value, &Request) -> R
                         ok(json!({"entries": [file("id:AN", "/notes.txt"), proj, x],
                                   "cursor": "c1", "has_more": false}))
                     }
-                    (Some("2"), Some("dbmid:bob"), None) => ok(
+                    (Some("2"), None, Some("dbmid:ann")) => ok(
                         json!({"entries": [file("id:BB", "/b.txt")], "cursor": "c2", "has_more": false}),
                     ),
-                    (Some("4"), Some("dbmid:dee"), None) => ok(
+                    (Some("4"), None, Some("dbmid:ann")) => ok(
                         json!({"entries": [file("id:DD", "/d.txt")], "cursor": "c4", "has_more": false}),
                     ),
                     other => panic!("unexpected listing context {other:?}"),
@@ -169,42 +187,37 @@ fn every_namespace_is_enumerated_once_with_its_own_cursor() {
     let mut s = Session::start(&fake, cfg.clone(), None).unwrap();
     let pages = run(&mut s);
     let ann = json!(["email:ann@acme.example", "user_id:dbid:ann"]);
+    let bob = json!(["email:bob@acme.example", "user_id:dbid:bob"]);
+    let expect = |id: &str, scope: &str, path: &str, acl: &Value| {
+        (
+            id.to_string(),
+            scope.to_string(),
+            path.to_string(),
+            acl.clone(),
+        )
+    };
+    let (g10, g55, g66) = (
+        json!(["group:g:10"]),
+        json!(["group:g:55"]),
+        json!(["group:g:66"]),
+    );
     assert_eq!(
         upserts(&pages),
         [
-            (
-                "id:TA".into(),
-                "ns:10".into(),
-                "/Engineering/a.txt".into(),
-                json!(["group:g:10"])
-            ),
-            (
-                "id:SEC".into(),
-                "ns:10".into(),
-                "/Engineering/Secret".into(),
-                json!(["group:g:55"])
-            ),
-            (
-                "id:TS".into(),
-                "ns:10".into(),
-                "/Engineering/Secret/s.txt".into(),
-                json!(["group:g:55"])
-            ),
+            // Each namespace's own folder, under its real id.
+            expect("id:root10", "ns:10", "/Engineering", &g10),
+            expect("id:TA", "ns:10", "/Engineering/a.txt", &g10),
+            // A shared folder nested in a team folder is part of it, with its own members.
+            expect("id:SEC", "ns:10", "/Engineering/Secret", &g55),
+            expect("id:TS", "ns:10", "/Engineering/Secret/s.txt", &g55),
             // The shared folder mounted in Ann's home: once, in its own scope.
-            (
-                "id:PX".into(),
-                "ns:66".into(),
-                "/Proj/x.txt".into(),
-                json!(["group:g:66"])
-            ),
+            expect("id:root66", "ns:66", "/Proj", &g66),
+            expect("id:PX", "ns:66", "/Proj/x.txt", &g66),
             // Private files: the owner only.
-            ("id:AN".into(), "ns:1".into(), "/Ann/notes.txt".into(), ann),
-            (
-                "id:BB".into(),
-                "ns:2".into(),
-                "/Bob/b.txt".into(),
-                json!(["email:bob@acme.example", "user_id:dbid:bob"])
-            ),
+            expect("id:homeAnn", "ns:1", "/Ann", &ann),
+            expect("id:AN", "ns:1", "/Ann/notes.txt", &ann),
+            expect("id:homeBob", "ns:2", "/Bob", &bob),
+            expect("id:BB", "ns:2", "/Bob/b.txt", &bob),
         ]
     );
     let all: Vec<String> = pages.iter().flat_map(kinds).collect();
@@ -225,7 +238,7 @@ fn every_namespace_is_enumerated_once_with_its_own_cursor() {
         })
         .unwrap();
     let req = doc.content.unwrap().request;
-    assert_eq!(req.header("Dropbox-API-Select-User"), Some("dbmid:ann"));
+    assert_eq!(req.header("Dropbox-API-Select-Admin"), Some("dbmid:ann"));
     assert_eq!(
         req.header("Dropbox-API-Path-Root"),
         Some(r#"{".tag":"namespace_id","namespace_id":"1"}"#)
