@@ -1268,7 +1268,7 @@ impl<T: Transport> Session<T> {
                     RouteKind::Files,
                 )
                 .map_err(CallError::into_error)?;
-            self.rebuild(next, i, r.entries, changes)?;
+            self.rebuild(next, i, None, r.entries, changes)?;
             if let Some(w) = self.events.as_mut() {
                 w.walk = r.has_more.then_some((i, r.cursor));
             }
@@ -1292,10 +1292,17 @@ impl<T: Transport> Session<T> {
             };
             let unit = next.units[i].clone();
             let c = client(&self.transport, &self.config, self.context_of(&unit));
-            let arg = json!({
-                "path": path, "recursive": true, "limit": LIST_LIMIT,
-                "include_non_downloadable_files": true, "include_has_explicit_shared_members": true,
-            });
+            let mut arg = self.list_arg(&unit);
+            arg["path"] = json!(path);
+            // The namespace's own folder: its listing does not include it, so read it too.
+            let is_root = unit.kind != UnitKind::Root
+                && folder.ns == unit.ns
+                && folder.path.as_deref().is_none_or(|p| p == "/");
+            let root = if is_root {
+                self.unit_root(&unit)?
+            } else {
+                None
+            };
             let r = match c.rpc::<ListFolderResult>(
                 "files/list_folder",
                 Some(&arg),
@@ -1309,7 +1316,7 @@ impl<T: Transport> Session<T> {
                 }
                 Err(e) => return Err(e.into_error()),
             };
-            self.rebuild(next, i, r.entries, changes)?;
+            self.rebuild(next, i, root, r.entries, changes)?;
             if let Some(w) = self.events.as_mut() {
                 w.items.pop_front();
                 w.walk = r.has_more.then_some((i, r.cursor));
@@ -1345,7 +1352,7 @@ impl<T: Transport> Session<T> {
                     Err(e) => return Err(e.into_error()),
                 }
             }
-            self.rebuild(next, i, entries, changes)?;
+            self.rebuild(next, i, None, entries, changes)?;
         }
         if let Some(w) = self.events.as_mut() {
             w.items.drain(..batch.len());
@@ -1359,6 +1366,7 @@ impl<T: Transport> Session<T> {
         &mut self,
         next: &mut Checkpoint,
         i: usize,
+        unit_root: Option<FolderMetadata>,
         entries: Vec<Metadata>,
         changes: &mut Vec<Change>,
     ) -> Result<(), Error> {
@@ -1376,7 +1384,7 @@ impl<T: Transport> Session<T> {
         self.build(
             &unit,
             owner.as_ref(),
-            None,
+            unit_root,
             entries,
             &Access::Omit,
             root.as_deref(),

@@ -8,6 +8,7 @@
 //! Python package's bundled binary), `TRIBUTARY_COMPONENT_DIR` (default `<target>/components`).
 //! `ES_URL` runs the suite against an existing cluster instead of starting osmem-server.
 
+pub mod enterprise;
 pub mod fixtures;
 pub mod local_folder;
 pub mod model;
