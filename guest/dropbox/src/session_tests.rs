@@ -695,3 +695,27 @@ fn wait_for_changes_reports_interrupted_runs_and_resets() {
         Err(Error::CheckpointExpired(_))
     ));
 }
+
+#[test]
+fn wait_for_changes_polls_on_a_timer_without_a_single_cursor() {
+    let fake = Fake::new(|_, _, _| panic!("no long poll with many cursors"));
+    let mut c = Checkpoint::decode(&delta_checkpoint("c2")).unwrap();
+    c.units.push(Unit {
+        kind: crate::checkpoint::UnitKind::MemberFolder,
+        ns: Some("12".into()),
+        name: "Ann".into(),
+        member: Some("dbmid:A".into()),
+        cursor: Some("c12".into()),
+        listed: true,
+    });
+    let r = wait_for_changes(&&fake, &config(json!({})), &c.encode(), 60).unwrap();
+    assert!(r.changes);
+    assert_eq!(r.backoff_secs, Some(60));
+    // Document-level security on a team: a quiet long poll still ends in a sync that reads
+    // the event log.
+    let quiet = Fake::new(|_, _, _| ok(json!({"changes": false})));
+    let mut c = Checkpoint::decode(&delta_checkpoint("c2")).unwrap();
+    c.events.insert("sharing".into(), "ev".into());
+    let r = wait_for_changes(&&quiet, &config(json!({})), &c.encode(), 60).unwrap();
+    assert!(r.changes);
+}
