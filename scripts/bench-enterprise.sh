@@ -105,37 +105,57 @@ CACHE="$WORK/component-cache"
 "$TRIB" --cache-dir "$CACHE" sync --config "$WORK/off.toml" --dry-run /dev/null --full --quiet \
     --report "$WORK/warm.json" >/dev/null 2>"$WORK/warm.err" || die "warm-up sync failed: $(tail -5 "$WORK/warm.err")"
 
+# Peak RSS of the runner (component included) when GNU time is there.
+TIMED=()
+if [[ -x /usr/bin/time ]] && /usr/bin/time -v true >/dev/null 2>&1; then
+    TIMED=(/usr/bin/time -v -o)
+fi
 for i in $(seq 1 "$RUNS"); do
     for mode in off on; do
         start=$(date +%s.%N)
-        "$TRIB" --cache-dir "$CACHE" sync --config "$WORK/$mode.toml" --dry-run /dev/null --full --quiet \
-            --report "$WORK/$mode-$i.json" >/dev/null 2>"$WORK/$mode-$i.err" \
-            || die "sync ($mode, run $i) failed: $(tail -5 "$WORK/$mode-$i.err")"
+        if [[ ${#TIMED[@]} -gt 0 ]]; then
+            "${TIMED[@]}" "$WORK/$mode-$i.time" \
+                "$TRIB" --cache-dir "$CACHE" sync --config "$WORK/$mode.toml" --dry-run /dev/null --full --quiet \
+                --report "$WORK/$mode-$i.json" >/dev/null 2>"$WORK/$mode-$i.err" \
+                || die "sync ($mode, run $i) failed: $(tail -5 "$WORK/$mode-$i.err")"
+        else
+            "$TRIB" --cache-dir "$CACHE" sync --config "$WORK/$mode.toml" --dry-run /dev/null --full --quiet \
+                --report "$WORK/$mode-$i.json" >/dev/null 2>"$WORK/$mode-$i.err" \
+                || die "sync ($mode, run $i) failed: $(tail -5 "$WORK/$mode-$i.err")"
+        fi
         end=$(date +%s.%N)
         echo "{\"mode\": \"$mode\", \"wall\": $(python3 -c "print($end - $start)")}" >"$WORK/$mode-$i.wall"
     done
 done
 
 python3 - "$WORK" "$RUNS" "$SPEC" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY'
-import json, statistics, sys
+import json, os, re, statistics, sys
 work, runs, spec, load = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+
+def rss_mb(path):
+    if not os.path.exists(path):
+        return None
+    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(path).read())
+    return int(m.group(1)) / 1024 if m else None
+
 rows = {}
 for mode in ("off", "on"):
-    walls, entries, calls = [], [], []
+    walls, entries, calls, rss = [], [], [], []
     for i in range(1, runs + 1):
         rep = json.load(open(f"{work}/{mode}-{i}.json"))
         walls.append(json.load(open(f"{work}/{mode}-{i}.wall"))["wall"])
         entries.append(rep["indexed"])
         calls.append(rep["api_calls"])
-    wall = statistics.median(walls)
-    n = statistics.median(entries)
-    c = statistics.median(calls)
-    rows[mode] = (wall, n, c)
+        rss.append(rss_mb(f"{work}/{mode}-{i}.time"))
+    rss = [r for r in rss if r is not None]
+    rows[mode] = (statistics.median(walls), statistics.median(entries),
+                  statistics.median(calls), statistics.median(rss) if rss else None)
 print(f"team: {spec} (emulator --generate-team); load before the report: {load}; median of {runs} runs")
-print(f"{'':24}{'time (s)':>10}{'documents':>12}{'entries/s':>12}{'API calls':>11}{'calls/entry':>13}")
+print(f"{'':24}{'time (s)':>10}{'documents':>12}{'entries/s':>12}{'API calls':>11}{'calls/entry':>13}{'peak RSS':>11}")
 for mode, label in (("off", "DLS off"), ("on", "DLS on (+inherited)")):
-    wall, n, c = rows[mode]
-    print(f"{label:24}{wall:>10.2f}{n:>12.0f}{n / wall:>12.0f}{c:>11.0f}{c / n:>13.4f}")
+    wall, n, c, rss = rows[mode]
+    shown = f"{rss:.0f} MB" if rss is not None else "-"
+    print(f"{label:24}{wall:>10.2f}{n:>12.0f}{n / wall:>12.0f}{c:>11.0f}{c / n:>13.4f}{shown:>11}")
 ratio = rows["on"][0] / rows["off"][0]
 print(f"DLS / no DLS time: {ratio:.2f}x (goal < 2)")
 PY

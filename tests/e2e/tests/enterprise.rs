@@ -264,3 +264,26 @@ fn advanced_rules_work_with_document_level_security_and_check_counts_them() -> R
     );
     Ok(())
 }
+
+/// Generated teams (nested shared folders, groups, individually shared files, a file shared
+/// with 25 members, outside invitees), seeds from `E2E_SEEDS` (default 1..=2): every
+/// document's identities and every member's filtered search equal the emulator's truth.
+#[test]
+fn generated_teams_match_the_emulators_truth() -> Result<()> {
+    for seed in tributary_e2e::seeds(1..=2) {
+        let spec = format!("members=30,files=15,seed={seed}");
+        let run = || -> Result<()> {
+            let emu = Emulator::start(&["--generate-team", &spec])?;
+            let es = SearchServer::start()?;
+            let t = enterprise::dls_tenant(&emu, &es, "all_members")?;
+            t.sync_ok()?;
+            let docs = es.all_docs(&t.index)?;
+            assert_documents_carry_their_members(&docs, &expected_identities(&emu)?)?;
+            let searched = assert_each_member_finds_what_they_can_open(&emu, &es, &t, &ids(&docs))?;
+            assert!(searched >= 29, "{searched} access-control documents");
+            Ok(())
+        };
+        run().with_context(|| format!("generated team {spec} (rerun with E2E_SEEDS={seed})"))?;
+    }
+    Ok(())
+}
