@@ -384,7 +384,11 @@ impl World {
                 stack.pop();
             }
             let mut level = stack.last().map_or(root, |(_, a)| *a);
-            if let Some(ns) = node.mount_ns.as_ref().and_then(|id| self.namespaces.get(id)) {
+            if let Some(ns) = node
+                .mount_ns
+                .as_ref()
+                .and_then(|id| self.namespaces.get(id))
+            {
                 level = self.ns_access(account, ns);
                 stack.push((k.clone(), level));
             }
@@ -472,7 +476,7 @@ impl World {
     /// With `journal`, each new mount is journaled as [`Entry::Mount`] and each lost one as
     /// [`Entry::Unmount`], so the affected member's cursors see the folder appear or go.
     pub fn sync_mounts(&mut self, journal: bool) {
-        if self.team.is_none() {
+        if self.team.is_none() || self.defer_mounts {
             return;
         }
         for account in 0..self.accounts.len() {
@@ -537,7 +541,12 @@ impl World {
     }
 
     /// `/<home>/<name>`, or `<name> (1)`… when the home already has that name.
-    fn free_mount_name(&self, account: usize, target_lower: &str, taken: &HashSet<String>) -> Mount {
+    fn free_mount_name(
+        &self,
+        account: usize,
+        target_lower: &str,
+        taken: &HashSet<String>,
+    ) -> Mount {
         let a = &self.accounts[account];
         let name = self
             .tree

@@ -225,7 +225,8 @@ fn relevant<'a>(
     match &c.entry {
         Entry::Upsert(node) => {
             let v = view.virt_lower(&c.path_lower)?;
-            (cur.covers(world, view, &v) && !skip_paper(cur, node)).then_some(Relevant::Upsert(node))
+            (cur.covers(world, view, &v) && !skip_paper(cur, node))
+                .then_some(Relevant::Upsert(node))
         }
         Entry::Deleted { path_display, name } => {
             let v = view.virt_lower(&c.path_lower)?;

@@ -442,7 +442,10 @@ fn scan_segment(
     let check_hidden = root.is_empty();
     loop {
         let mut jump = None;
-        for (k, node) in world.tree.range::<String, _>((start.clone(), Bound::Unbounded)) {
+        for (k, node) in world
+            .tree
+            .range::<String, _>((start.clone(), Bound::Unbounded))
+        {
             if !k.starts_with(&base) {
                 return true;
             }
@@ -480,12 +483,7 @@ fn scan_segment(
 }
 
 /// Collect a whole virtual folder (admin tree, search, tests).
-pub fn collect(
-    world: &World,
-    view: &View,
-    listed_virt: &str,
-    opts: ScanOpts,
-) -> Vec<Arc<Node>> {
+pub fn collect(world: &World, view: &View, listed_virt: &str, opts: ScanOpts) -> Vec<Arc<Node>> {
     let mut out = Vec::new();
     let mut pos = ScanPos::default();
     scan(world, view, listed_virt, opts, &mut pos, &mut |n| {
@@ -592,7 +590,12 @@ impl World {
             .tree
             .get(&ns.path_lower)
             .map_or_else(String::new, |n| n.path_display.clone());
-        let mut v = View::build(account, ViewKind::Ns(ns.id.clone()), HashSet::new(), Vec::new());
+        let mut v = View::build(
+            account,
+            ViewKind::Ns(ns.id.clone()),
+            HashSet::new(),
+            Vec::new(),
+        );
         v.admin = true;
         v.prefix_lower = ns.path_lower.clone();
         v.prefix_display = display;

@@ -109,8 +109,10 @@ pub fn handle(
             let i = w.join_member(&a.display_name, &a.email, a.admin, status, actor, now)?;
             w.accounts[i].external_id = a.external_id;
             let acc = &w.accounts[i];
-            Ok(json!({"team_member_id": acc.team_member_id, "account_id": acc.account_id,
-                      "home_namespace_id": acc.home_ns, "home_path": acc.home_display}))
+            Ok(
+                json!({"team_member_id": acc.team_member_id, "account_id": acc.account_id,
+                      "home_namespace_id": acc.home_ns, "home_path": acc.home_display}),
+            )
         }),
         ("POST", "members/status") => mutate(app, body, |w, a: StatusChange| {
             let m = w
@@ -179,17 +181,16 @@ pub fn handle(
             };
             match world.find_member(m) {
                 Some(i) => json_response(200, &access(&world, i)),
-                None => err(404, format!("unknown member {m:?} (give a dbmid: or an email)")),
+                None => err(
+                    404,
+                    format!("unknown member {m:?} (give a dbmid: or an email)"),
+                ),
             }
         }
         ("GET", "acl") => {
             let world = app.read_world();
             if q.get("all").is_some_and(|v| v == "true" || v == "1") {
-                let items: Vec<Value> = world
-                    .tree
-                    .keys()
-                    .map(|k| acl_json(&world, k))
-                    .collect();
+                let items: Vec<Value> = world.tree.keys().map(|k| acl_json(&world, k)).collect();
                 json_response(200, &json!({"items": items}))
             } else {
                 let Some(t) = q.get("target") else {

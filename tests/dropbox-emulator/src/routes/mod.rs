@@ -5,8 +5,8 @@ pub mod admin_team;
 pub mod files;
 pub mod search;
 pub mod sharing;
-pub mod team_log;
 pub mod team;
+pub mod team_log;
 pub mod users;
 
 use crate::app::App;
