@@ -392,7 +392,11 @@ impl World {
                 stack.pop();
             }
             let mut level = stack.last().map_or(root, |(_, a)| *a);
-            if let Some(ns) = node.mount_ns.as_ref().and_then(|id| self.namespaces.get(id)) {
+            if let Some(ns) = node
+                .mount_ns
+                .as_ref()
+                .and_then(|id| self.namespaces.get(id))
+            {
                 level = self.ns_access(account, ns);
                 stack.push((k.as_str(), level));
             }

@@ -401,7 +401,8 @@ async fn random_change(
         0 if !shared.is_empty() => {
             // A new member of an existing shared or team folder: only a mount shows it.
             let f = &shared[rng.below(shared.len())];
-            let body = json!({"target": f, "members": [{"user": member(rng), "access": access(rng)}]});
+            let body =
+                json!({"target": f, "members": [{"user": member(rng), "access": access(rng)}]});
             let r = admin_try(emu, Method::POST, "share", body.clone()).await;
             (format!("add member {body}"), r.0, r.1)
         }
