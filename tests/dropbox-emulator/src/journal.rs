@@ -237,7 +237,7 @@ fn relevant<'a>(
             Some(Relevant::Deleted(v, d, name))
         }
         Entry::Mount { account, ns } => {
-            if *account != cur.a || view.admin {
+            if *account != cur.a || view.physical {
                 return None;
             }
             let rec = world.namespaces.get(ns)?;
@@ -252,7 +252,7 @@ fn relevant<'a>(
             path_display,
             name,
         } => {
-            if *account != cur.a || view.admin || !cur.covers(world, view, &c.path_lower) {
+            if *account != cur.a || view.physical || !cur.covers(world, view, &c.path_lower) {
                 return None;
             }
             Some(Relevant::Deleted(

@@ -47,8 +47,10 @@ pub struct View {
     pub account: usize,
     /// Which window.
     pub kind: ViewKind,
-    /// An admin acting team-wide (Select-Admin): sees namespaces as they are, mounts ignored.
+    /// An admin acting team-wide (Select-Admin): reaches every namespace.
     pub admin: bool,
+    /// Namespaces as they are (admin namespace views, the whole tree): no per-member mounts.
+    pub physical: bool,
     /// Virtual lower path that is `""` for this caller.
     pub prefix_lower: String,
     /// Virtual display path of the prefix.
@@ -111,6 +113,7 @@ impl View {
             account,
             kind,
             admin: false,
+            physical: false,
             prefix_lower: String::new(),
             prefix_display: String::new(),
             root_global: String::new(),
@@ -581,6 +584,7 @@ impl World {
         }
         let mut v = View::build(account, ViewKind::Whole, hidden, mounts);
         v.admin = true;
+        v.physical = true;
         v
     }
 
@@ -597,6 +601,7 @@ impl World {
             Vec::new(),
         );
         v.admin = true;
+        v.physical = true;
         v.prefix_lower = ns.path_lower.clone();
         v.prefix_display = display;
         v.root_global = ns.path_lower.clone();

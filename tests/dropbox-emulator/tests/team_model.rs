@@ -803,3 +803,47 @@ async fn audit_log_cursor_reads_each_event_once() {
         .await;
     assert_eq!((s, v["error"][".tag"].as_str()), (409, Some("bad_cursor")));
 }
+
+#[tokio::test]
+async fn admin_root_cursor_sees_a_team_folder_it_joins() {
+    let emu = spawn(rules_manifest()).await;
+    let ms = members(&emu).await;
+    let ann = ms.iter().find(|m| m.1 == "ann@x.com").unwrap().0.clone();
+    let h = [
+        ("Dropbox-API-Select-Admin", ann.as_str()),
+        (
+            "Dropbox-API-Path-Root",
+            r#"{".tag": "root", "root": "3235640"}"#,
+        ),
+    ];
+    let (s, page) = emu
+        .rpc_with(
+            "files/list_folder",
+            json!({"path": "", "recursive": true}),
+            &h,
+        )
+        .await;
+    assert_eq!(s, 200, "{page}");
+    let mut model = Model::new();
+    apply(&mut model, page["entries"].as_array().unwrap());
+    assert!(!model.contains_key("/tf"), "Ann is not in TF yet");
+    let (s, _) = admin_try(
+        &emu,
+        Method::POST,
+        "groups/members",
+        json!({"group": "G", "add": ["ann@x.com"]}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (_, next) = emu
+        .rpc_with(
+            "files/list_folder/continue",
+            json!({"cursor": page["cursor"]}),
+            &h,
+        )
+        .await;
+    apply(&mut model, next["entries"].as_array().unwrap());
+    for p in ["/tf", "/tf/t.txt", "/tf/open", "/tf/open/o.txt"] {
+        assert!(model.contains_key(p), "{p} missing after joining: {next}");
+    }
+}
