@@ -557,13 +557,18 @@ impl World {
         self.space(account)
     }
 
-    /// Every namespace (admin ground truth): removed members' homes hidden, shared folders
-    /// inside them still shown where they are.
+    /// Every namespace (admin ground truth): removed and invited members' homes hidden, shared
+    /// folders inside them still shown where they are.
     pub fn whole_view(&self, account: usize) -> View {
         let mut hidden = HashSet::new();
         let mut mounts = Vec::new();
         for a in &self.accounts {
-            if a.status == crate::directory::MemberStatus::Removed && self.team.is_some() {
+            // Invited members have no Dropbox yet; removed ones have left.
+            let gone = matches!(
+                a.status,
+                crate::directory::MemberStatus::Removed | crate::directory::MemberStatus::Invited
+            );
+            if gone && self.team.is_some() {
                 hidden.insert(a.home_lower.clone());
                 for ns in self.namespaces.values() {
                     if ns.kind == NsKind::Shared && strictly_below(&ns.path_lower, &a.home_lower) {
@@ -617,11 +622,9 @@ impl World {
         }
         let rec = self.namespaces.get(ns)?;
         match rec.kind {
-            NsKind::Root => {
-                let mut v = self.root_view(account);
-                v.admin = admin;
-                Some(v)
-            }
+            // An admin acting team-wide sees the team root as it is: every namespace in it.
+            NsKind::Root if admin => Some(self.whole_view(account)),
+            NsKind::Root => Some(self.root_view(account)),
             NsKind::Home(o) if o == account => {
                 let mut v = self.home_view(account);
                 v.admin = admin;
