@@ -192,3 +192,25 @@ def test_member_joins_and_sees_team_folders(ctx):
     ivy = rooted(ctx["team"].as_user(p["ivy@example.com"].team_member_id), ctx["team"])
     entries, _ = list_everything(ivy, include_mounted_folders=False)
     assert paths(entries) == ["/Engineering", "/Ivy Lo"]
+
+
+def test_select_admin_root_namespace_lists_every_namespace_once(ctx):
+    """Select-Admin + the root namespace, without mounted folders: every namespace's mount point
+    once; with each namespace listed the same way, every item exactly once."""
+    t = ctx["team"]
+    admin = t.as_admin(ctx["p"]["ann@example.com"].team_member_id)
+    spaces = t.team_namespaces_list().namespaces
+    root = next(n for n in spaces if n.namespace_type.is_team_member_root())
+    view = admin.with_path_root(dropbox.common.PathRoot.namespace_id(root.namespace_id))
+    top, _ = list_everything(view, include_mounted_folders=False)
+    homes = {n.name for n in spaces if n.namespace_type.is_team_member_folder()}
+    assert {e.name for e in top} == homes | {"Engineering", "Finance Docs"}
+    seen = {}
+    for n in spaces:
+        v = admin.with_path_root(dropbox.common.PathRoot.namespace_id(n.namespace_id))
+        entries, _ = list_everything(v, include_mounted_folders=False)
+        for e in entries:
+            seen.setdefault(e.id, []).append(n.name)
+    truth = ctx["emu"].admin("GET", "/_admin/tree?all=true").json()["entries"]
+    assert len(seen) == len(truth) and all(len(v) == 1 for v in seen.values()), \
+        {k: v for k, v in seen.items() if len(v) > 1}

@@ -369,35 +369,47 @@ impl World {
 
     /// Every file and folder an account can open (id, global lower path, level), in path order.
     pub fn accessible(&self, account: usize) -> Vec<(String, String, Access)> {
+        let mut out = Vec::new();
+        self.each_accessible(account, &mut |node, level| {
+            out.push((node.id.clone(), node.path_lower.clone(), level));
+        });
+        out
+    }
+
+    /// Call `f` for every node an account can open, in path order (one walk of the tree).
+    pub fn each_accessible(&self, account: usize, f: &mut dyn FnMut(&crate::state::Node, Access)) {
         let root = if self.team.is_none() {
             (account == 0).then_some(Access::Owner)
         } else {
             self.has_access(account).then_some(Access::Editor)
         };
-        let mut stack: Vec<(String, Option<Access>)> = Vec::new();
-        let mut out = Vec::new();
+        let mut stack: Vec<(&str, Option<Access>)> = Vec::new();
         for (k, node) in &self.tree {
             while let Some((p, _)) = stack.last() {
-                if k.starts_with(p.as_str()) && k.as_bytes().get(p.len()) == Some(&b'/') {
+                if k.starts_with(p) && k.as_bytes().get(p.len()) == Some(&b'/') {
                     break;
                 }
                 stack.pop();
             }
             let mut level = stack.last().map_or(root, |(_, a)| *a);
-            if let Some(ns) = node.mount_ns.as_ref().and_then(|id| self.namespaces.get(id)) {
+            if let Some(ns) = node
+                .mount_ns
+                .as_ref()
+                .and_then(|id| self.namespaces.get(id))
+            {
                 level = self.ns_access(account, ns);
-                stack.push((k.clone(), level));
+                stack.push((k.as_str(), level));
             }
             if node.kind == Kind::File
+                && !self.file_grants.is_empty()
                 && let Some(g) = self.file_grants.get(&node.id)
             {
                 level = level.max(self.grant_access(account, g));
             }
             if let Some(a) = level {
-                out.push((node.id.clone(), k.clone(), a));
+                f(node, a);
             }
         }
-        out
     }
 
     /// The mounts an account should have now: team folders it can open, and shared folders it
@@ -472,7 +484,7 @@ impl World {
     /// With `journal`, each new mount is journaled as [`Entry::Mount`] and each lost one as
     /// [`Entry::Unmount`], so the affected member's cursors see the folder appear or go.
     pub fn sync_mounts(&mut self, journal: bool) {
-        if self.team.is_none() {
+        if self.team.is_none() || self.defer_mounts {
             return;
         }
         for account in 0..self.accounts.len() {
@@ -537,7 +549,12 @@ impl World {
     }
 
     /// `/<home>/<name>`, or `<name> (1)`… when the home already has that name.
-    fn free_mount_name(&self, account: usize, target_lower: &str, taken: &HashSet<String>) -> Mount {
+    fn free_mount_name(
+        &self,
+        account: usize,
+        target_lower: &str,
+        taken: &HashSet<String>,
+    ) -> Mount {
         let a = &self.accounts[account];
         let name = self
             .tree

@@ -176,7 +176,11 @@ impl World {
                     .unwrap_or("");
                 (
                     ns.id.clone(),
-                    if rel.is_empty() { "/".to_string() } else { rel.to_string() },
+                    if rel.is_empty() {
+                        "/".to_string()
+                    } else {
+                        rel.to_string()
+                    },
                     ns.kind.is_shared(),
                 )
             }
@@ -284,10 +288,7 @@ impl World {
             Value::Object(m) => m,
             _ => Map::new(),
         };
-        details.insert(
-            ".tag".into(),
-            json!(format!("{}_details", spec.event_type)),
-        );
+        details.insert(".tag".into(), json!(format!("{}_details", spec.event_type)));
         ev.insert("details".into(), Value::Object(details));
         self.events.push(AuditEvent {
             time: now,

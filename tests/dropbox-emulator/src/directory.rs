@@ -117,7 +117,11 @@ impl Group {
 
     /// `GroupType`: the everyone group is `team`, the others `user_managed`.
     pub fn group_type(&self) -> &'static str {
-        if self.everyone { "team" } else { "user_managed" }
+        if self.everyone {
+            "team"
+        } else {
+            "user_managed"
+        }
     }
 }
 
@@ -193,6 +197,8 @@ impl World {
 
     /// Account by account id.
     pub fn account_by_id(&self, account_id: &str) -> Option<usize> {
-        self.accounts.iter().position(|a| a.account_id == account_id)
+        self.accounts
+            .iter()
+            .position(|a| a.account_id == account_id)
     }
 }

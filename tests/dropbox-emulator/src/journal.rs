@@ -225,7 +225,8 @@ fn relevant<'a>(
     match &c.entry {
         Entry::Upsert(node) => {
             let v = view.virt_lower(&c.path_lower)?;
-            (cur.covers(world, view, &v) && !skip_paper(cur, node)).then_some(Relevant::Upsert(node))
+            (cur.covers(world, view, &v) && !skip_paper(cur, node))
+                .then_some(Relevant::Upsert(node))
         }
         Entry::Deleted { path_display, name } => {
             let v = view.virt_lower(&c.path_lower)?;
@@ -236,7 +237,7 @@ fn relevant<'a>(
             Some(Relevant::Deleted(v, d, name))
         }
         Entry::Mount { account, ns } => {
-            if *account != cur.a || view.admin {
+            if *account != cur.a || view.physical {
                 return None;
             }
             let rec = world.namespaces.get(ns)?;
@@ -251,7 +252,7 @@ fn relevant<'a>(
             path_display,
             name,
         } => {
-            if *account != cur.a || view.admin || !cur.covers(world, view, &c.path_lower) {
+            if *account != cur.a || view.physical || !cur.covers(world, view, &c.path_lower) {
                 return None;
             }
             Some(Relevant::Deleted(

@@ -47,7 +47,10 @@ pub fn render_with(
     m.insert("id".into(), Value::String(node.id.clone()));
     let parent_shared = world.shared_parent(&node.path_lower);
     if let Some(ns) = parent_shared {
-        m.insert("parent_shared_folder_id".into(), Value::String(ns.id.clone()));
+        m.insert(
+            "parent_shared_folder_id".into(),
+            Value::String(ns.id.clone()),
+        );
     }
     match node.kind {
         Kind::File => {
@@ -88,7 +91,10 @@ pub fn render_with(
                 );
             }
             if explicit_members {
-                let explicit = world.file_grants.get(&node.id).is_some_and(|g| !g.is_empty());
+                let explicit = world
+                    .file_grants
+                    .get(&node.id)
+                    .is_some_and(|g| !g.is_empty());
                 m.insert("has_explicit_shared_members".into(), Value::Bool(explicit));
             }
             m.insert("content_hash".into(), Value::String(hash.to_string()));

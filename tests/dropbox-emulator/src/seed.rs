@@ -2,8 +2,8 @@
 
 use crate::clock;
 use crate::content::{Content, FileData, SynthKind, VARIANTS, mix};
-use crate::routes::admin::{ReceivedArg, add_received, put_paper};
 use crate::directory::{GroupManagement, MemberStatus};
+use crate::routes::admin::{ReceivedArg, add_received, put_paper};
 use crate::state::World;
 use crate::team_changes::{GrantSpec, ShareTarget};
 use anyhow::{Context, bail};
@@ -212,6 +212,7 @@ pub fn world_from_manifest(m: Option<&Manifest>) -> anyhow::Result<World> {
     let Some(m) = m else {
         return Ok(world);
     };
+    world.defer_mounts = true;
     if let Some(team) = &m.team {
         seed_team_directory(&mut world, team)?;
     }
@@ -262,6 +263,7 @@ pub fn world_from_manifest(m: Option<&Manifest>) -> anyhow::Result<World> {
 
 /// Seeding is history from before any cursor: mounts settle, the journal starts empty.
 pub fn finish_seeding(world: &mut World) {
+    world.defer_mounts = false;
     world.sync_mounts(false);
     world.journal.clear();
 }
@@ -283,7 +285,10 @@ fn seed_team_directory(world: &mut World, team: &TeamSpec) -> anyhow::Result<()>
         let status = match mem.status.as_deref() {
             None => MemberStatus::Active,
             Some(s) => MemberStatus::parse(s).with_context(|| {
-                format!("member {}: status {s:?}: want active, invited, suspended or removed", mem.email)
+                format!(
+                    "member {}: status {s:?}: want active, invited, suspended or removed",
+                    mem.email
+                )
             })?,
         };
         let idx = world
@@ -303,7 +308,10 @@ fn seed_team_directory(world: &mut World, team: &TeamSpec) -> anyhow::Result<()>
         let management = match g.management.as_deref() {
             None => GroupManagement::CompanyManaged,
             Some(s) => GroupManagement::parse(s).with_context(|| {
-                format!("group {}: management {s:?}: want company_managed or user_managed", g.name)
+                format!(
+                    "group {}: management {s:?}: want company_managed or user_managed",
+                    g.name
+                )
             })?,
         };
         let members = g
@@ -317,7 +325,14 @@ fn seed_team_directory(world: &mut World, team: &TeamSpec) -> anyhow::Result<()>
             .map(|m| member_ref(world, m, &format!("group {}", g.name)))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let id = world
-            .create_group(&g.name, management, g.external_id.clone(), &members, admin, BASE_TIME)
+            .create_group(
+                &g.name,
+                management,
+                g.external_id.clone(),
+                &members,
+                admin,
+                BASE_TIME,
+            )
             .map_err(|e| anyhow::anyhow!("group {}: {e}", g.name))?;
         world
             .group_add(&id, &owners, admin, BASE_TIME, true)

@@ -209,6 +209,8 @@ pub struct World {
     pub mounts: HashMap<usize, BTreeMap<String, Mount>>,
     /// The team audit log (`team_log/get_events`).
     pub events: Vec<AuditEvent>,
+    /// While seeding: skip mount updates until `seed::finish_seeding` does them once.
+    pub defer_mounts: bool,
     counter: u64,
     ns_counter: u64,
     salt: u64,
@@ -252,6 +254,7 @@ impl World {
             groups: Vec::new(),
             mounts: HashMap::new(),
             events: Vec::new(),
+            defer_mounts: false,
             counter: 0,
             ns_counter: 0,
             salt,

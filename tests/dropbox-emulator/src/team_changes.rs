@@ -66,10 +66,11 @@ impl World {
                     .filter(|&i| self.has_access(i) && Some(i) != owner)
                     .map(Principal::User)
                     .collect(),
-                (Some(u), None, None) => vec![Principal::User(
-                    self.find_member(u)
-                        .ok_or_else(|| format!("unknown team member {u:?} (give an email or dbmid:)"))?,
-                )],
+                (Some(u), None, None) => {
+                    vec![Principal::User(self.find_member(u).ok_or_else(|| {
+                        format!("unknown team member {u:?} (give an email or dbmid:)")
+                    })?)]
+                }
                 (None, Some(g), None) => vec![Principal::Group(
                     self.find_group(g)
                         .map(|i| self.groups[i].id.clone())
@@ -86,9 +87,7 @@ impl World {
                     }
                 }
                 _ => {
-                    return Err(
-                        "each member needs exactly one of user, group, email".to_string()
-                    );
+                    return Err("each member needs exactly one of user, group, email".to_string());
                 }
             };
             out.extend(whos.into_iter().map(|who| Grant { who, access }));
@@ -330,7 +329,12 @@ impl World {
                 .grants_mut(target)
                 .ok_or_else(|| "the shared item is gone".to_string())?;
             let Some(i) = list.iter().position(|x| x.who == who) else {
-                return Err(format!("{who:?} is not a member of {path}"));
+                let name = self.principal_name(&who);
+                let shown = self
+                    .tree
+                    .get(&path)
+                    .map_or_else(|| path.clone(), |n| n.path_display.clone());
+                return Err(format!("{name} is not a member of {shown}"));
             };
             let old = list.remove(i);
             let (event_type, details) = match &who {
@@ -375,7 +379,9 @@ impl World {
             ShareTarget::Folder(ns) => {
                 let kind = self.namespaces.get(ns).map(|n| n.kind);
                 if kind != Some(NsKind::Shared) {
-                    return Err(format!("{path}: only shared folders can be unshared"));
+                    return Err(format!(
+                        "{path}: only shared folders can be unshared (a team folder keeps its members; remove them instead)"
+                    ));
                 }
                 self.log_event(
                     now,
@@ -712,6 +718,22 @@ impl World {
         }
         self.sync_mounts(journal);
         Ok(ns)
+    }
+}
+
+impl World {
+    /// How a member is named in messages: email, group name, or invitee email.
+    pub fn principal_name(&self, p: &Principal) -> String {
+        match p {
+            Principal::User(i) => self
+                .accounts
+                .get(*i)
+                .map_or_else(|| format!("member #{i}"), |a| a.email.clone()),
+            Principal::Group(id) => self
+                .group(id)
+                .map_or_else(|| id.clone(), |g| format!("group {}", g.name)),
+            Principal::Email(e) => format!("invitee {e}"),
+        }
     }
 }
 

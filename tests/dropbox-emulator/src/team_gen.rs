@@ -212,6 +212,7 @@ fn access(rng: &mut Rng) -> Access {
 /// Generate the team; returns the number of files created.
 pub fn generate_team(world: &mut World, g: &TeamGenSpec) -> anyhow::Result<usize> {
     let mut rng = Rng(g.seed ^ 0x7EA3_6E11);
+    world.defer_mounts = true;
     if world.team.is_none() {
         world.set_team("Acme");
     }
@@ -350,9 +351,19 @@ pub fn generate_team(world: &mut World, g: &TeamGenSpec) -> anyhow::Result<usize
             });
         }
         world
-            .add_grants(&ShareTarget::Folder(ns.clone()), grants, admin, BASE_TIME, false)
+            .add_grants(
+                &ShareTarget::Folder(ns.clone()),
+                grants,
+                admin,
+                BASE_TIME,
+                false,
+            )
             .map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
-        if world.namespaces.get(&ns).is_some_and(|n| n.kind == NsKind::Shared) {
+        if world
+            .namespaces
+            .get(&ns)
+            .is_some_and(|n| n.kind == NsKind::Shared)
+        {
             shared.push(path);
         }
     }

@@ -47,8 +47,10 @@ pub struct View {
     pub account: usize,
     /// Which window.
     pub kind: ViewKind,
-    /// An admin acting team-wide (Select-Admin): sees namespaces as they are, mounts ignored.
+    /// An admin acting team-wide (Select-Admin): reaches every namespace.
     pub admin: bool,
+    /// Namespaces as they are (admin namespace views, the whole tree): no per-member mounts.
+    pub physical: bool,
     /// Virtual lower path that is `""` for this caller.
     pub prefix_lower: String,
     /// Virtual display path of the prefix.
@@ -111,6 +113,7 @@ impl View {
             account,
             kind,
             admin: false,
+            physical: false,
             prefix_lower: String::new(),
             prefix_display: String::new(),
             root_global: String::new(),
@@ -442,7 +445,10 @@ fn scan_segment(
     let check_hidden = root.is_empty();
     loop {
         let mut jump = None;
-        for (k, node) in world.tree.range::<String, _>((start.clone(), Bound::Unbounded)) {
+        for (k, node) in world
+            .tree
+            .range::<String, _>((start.clone(), Bound::Unbounded))
+        {
             if !k.starts_with(&base) {
                 return true;
             }
@@ -480,12 +486,7 @@ fn scan_segment(
 }
 
 /// Collect a whole virtual folder (admin tree, search, tests).
-pub fn collect(
-    world: &World,
-    view: &View,
-    listed_virt: &str,
-    opts: ScanOpts,
-) -> Vec<Arc<Node>> {
+pub fn collect(world: &World, view: &View, listed_virt: &str, opts: ScanOpts) -> Vec<Arc<Node>> {
     let mut out = Vec::new();
     let mut pos = ScanPos::default();
     scan(world, view, listed_virt, opts, &mut pos, &mut |n| {
@@ -556,13 +557,18 @@ impl World {
         self.space(account)
     }
 
-    /// Every namespace (admin ground truth): removed members' homes hidden, shared folders
-    /// inside them still shown where they are.
+    /// Every namespace (admin ground truth): removed and invited members' homes hidden, shared
+    /// folders inside them still shown where they are.
     pub fn whole_view(&self, account: usize) -> View {
         let mut hidden = HashSet::new();
         let mut mounts = Vec::new();
         for a in &self.accounts {
-            if a.status == crate::directory::MemberStatus::Removed && self.team.is_some() {
+            // Invited members have no Dropbox yet; removed ones have left.
+            let gone = matches!(
+                a.status,
+                crate::directory::MemberStatus::Removed | crate::directory::MemberStatus::Invited
+            );
+            if gone && self.team.is_some() {
                 hidden.insert(a.home_lower.clone());
                 for ns in self.namespaces.values() {
                     if ns.kind == NsKind::Shared && strictly_below(&ns.path_lower, &a.home_lower) {
@@ -583,6 +589,7 @@ impl World {
         }
         let mut v = View::build(account, ViewKind::Whole, hidden, mounts);
         v.admin = true;
+        v.physical = true;
         v
     }
 
@@ -592,8 +599,14 @@ impl World {
             .tree
             .get(&ns.path_lower)
             .map_or_else(String::new, |n| n.path_display.clone());
-        let mut v = View::build(account, ViewKind::Ns(ns.id.clone()), HashSet::new(), Vec::new());
+        let mut v = View::build(
+            account,
+            ViewKind::Ns(ns.id.clone()),
+            HashSet::new(),
+            Vec::new(),
+        );
         v.admin = true;
+        v.physical = true;
         v.prefix_lower = ns.path_lower.clone();
         v.prefix_display = display;
         v.root_global = ns.path_lower.clone();
@@ -609,11 +622,9 @@ impl World {
         }
         let rec = self.namespaces.get(ns)?;
         match rec.kind {
-            NsKind::Root => {
-                let mut v = self.root_view(account);
-                v.admin = admin;
-                Some(v)
-            }
+            // An admin acting team-wide sees the team root as it is: every namespace in it.
+            NsKind::Root if admin => Some(self.whole_view(account)),
+            NsKind::Root => Some(self.root_view(account)),
             NsKind::Home(o) if o == account => {
                 let mut v = self.home_view(account);
                 v.admin = admin;

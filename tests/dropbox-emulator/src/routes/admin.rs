@@ -111,9 +111,12 @@ pub fn put_paper(
 fn tree_view(world: &World, query: &str) -> Result<View, Response<Body>> {
     let q = parse_form(query.as_bytes());
     let account = match q.get("member") {
-        Some(m) => world
-            .find_member(m)
-            .ok_or_else(|| err(404, format!("unknown member {m:?} (give a dbmid: or an email)")))?,
+        Some(m) => world.find_member(m).ok_or_else(|| {
+            err(
+                404,
+                format!("unknown member {m:?} (give a dbmid: or an email)"),
+            )
+        })?,
         None => world.default_account(),
     };
     if q.get("all").is_some_and(|v| v == "true" || v == "1") {

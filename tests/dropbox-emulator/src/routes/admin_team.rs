@@ -109,8 +109,10 @@ pub fn handle(
             let i = w.join_member(&a.display_name, &a.email, a.admin, status, actor, now)?;
             w.accounts[i].external_id = a.external_id;
             let acc = &w.accounts[i];
-            Ok(json!({"team_member_id": acc.team_member_id, "account_id": acc.account_id,
-                      "home_namespace_id": acc.home_ns, "home_path": acc.home_display}))
+            Ok(
+                json!({"team_member_id": acc.team_member_id, "account_id": acc.account_id,
+                      "home_namespace_id": acc.home_ns, "home_path": acc.home_display}),
+            )
         }),
         ("POST", "members/status") => mutate(app, body, |w, a: StatusChange| {
             let m = w
@@ -179,16 +181,35 @@ pub fn handle(
             };
             match world.find_member(m) {
                 Some(i) => json_response(200, &access(&world, i)),
-                None => err(404, format!("unknown member {m:?} (give a dbmid: or an email)")),
+                None => err(
+                    404,
+                    format!("unknown member {m:?} (give a dbmid: or an email)"),
+                ),
             }
         }
         ("GET", "acl") => {
             let world = app.read_world();
             if q.get("all").is_some_and(|v| v == "true" || v == "1") {
+                // One tree walk per member, rather than one access check per member and item.
+                let mut openers: std::collections::HashMap<&str, Vec<&str>> =
+                    std::collections::HashMap::new();
+                for (i, a) in world.accounts.iter().enumerate() {
+                    let Some(mid) = a.team_member_id.as_deref() else {
+                        continue;
+                    };
+                    world.each_accessible(i, &mut |n, _| {
+                        if let Some(id) = world.tree.get(&n.path_lower).map(|n| n.id.as_str()) {
+                            openers.entry(id).or_default().push(mid);
+                        }
+                    });
+                }
                 let items: Vec<Value> = world
                     .tree
-                    .keys()
-                    .map(|k| acl_json(&world, k))
+                    .values()
+                    .map(|n| {
+                        let who = openers.get(n.id.as_str()).cloned().unwrap_or_default();
+                        acl_json(&world, &n.path_lower, Some(who))
+                    })
                     .collect();
                 json_response(200, &json!({"items": items}))
             } else {
@@ -196,7 +217,7 @@ pub fn handle(
                     return Some(err(400, "give ?target=<path or id:> or ?all=true"));
                 };
                 match world.find_target(t) {
-                    Ok((_, g)) => json_response(200, &acl_json(&world, &g)),
+                    Ok((_, g)) => json_response(200, &acl_json(&world, &g, None)),
                     Err(e) => err(404, e),
                 }
             }
@@ -323,8 +344,9 @@ fn principal_json(world: &World, e: &AclEntry) -> Value {
     v
 }
 
-/// An item's access list: direct and inherited members, and every member who can open it.
-fn acl_json(world: &World, global_lower: &str) -> Value {
+/// An item's access list: direct and inherited members, and every member who can open it
+/// (`openers` when already known).
+fn acl_json(world: &World, global_lower: &str, openers: Option<Vec<&str>>) -> Value {
     let Some(n) = world.tree.get(global_lower) else {
         return json!({});
     };
@@ -333,10 +355,12 @@ fn acl_json(world: &World, global_lower: &str) -> Value {
         .iter()
         .map(|e| principal_json(world, e))
         .collect();
-    let openers: Vec<&String> = (0..world.accounts.len())
-        .filter(|&i| world.item_access(i, global_lower).is_some())
-        .filter_map(|i| world.accounts[i].team_member_id.as_ref())
-        .collect();
+    let openers: Vec<&str> = openers.unwrap_or_else(|| {
+        (0..world.accounts.len())
+            .filter(|&i| world.item_access(i, global_lower).is_some())
+            .filter_map(|i| world.accounts[i].team_member_id.as_deref())
+            .collect()
+    });
     let tag = match n.kind {
         Kind::File => "file",
         Kind::Folder => "folder",

@@ -5,8 +5,8 @@ pub mod admin_team;
 pub mod files;
 pub mod search;
 pub mod sharing;
-pub mod team_log;
 pub mod team;
+pub mod team_log;
 pub mod users;
 
 use crate::app::App;
@@ -240,14 +240,20 @@ pub fn check_path(call: &Call, field: &str, p: &str, root_ok: bool) -> Result<()
 }
 
 /// The view a path argument is interpreted in (`ns:` paths re-root the view).
-pub fn view_for_path(world: &World, caller: &Caller, path: &str) -> Result<View, ApiError> {
+/// Borrowed unless the path names another namespace (views of big teams are costly to copy).
+pub fn view_for_path<'a>(
+    world: &World,
+    caller: &'a Caller,
+    path: &str,
+) -> Result<std::borrow::Cow<'a, View>, ApiError> {
     if let Some(rest) = path.strip_prefix("ns:") {
         let ns = rest.split('/').next().unwrap_or("");
         return world
             .namespace_view(caller.account, ns, caller.view.admin)
+            .map(std::borrow::Cow::Owned)
             .ok_or_else(|| ApiError::path("not_found"));
     }
-    Ok(caller.view.clone())
+    Ok(std::borrow::Cow::Borrowed(&caller.view))
 }
 
 /// Generic offset cursor for sharing and team listings.

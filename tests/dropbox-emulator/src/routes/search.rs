@@ -120,8 +120,9 @@ pub fn category_of_name(name: &str) -> &'static str {
         "ppt" | "pptx" | "pps" | "ppsx" | "key" | "odp" => "presentation",
         "mp3" | "wav" | "flac" | "m4a" | "aac" | "ogg" | "wma" | "aif" | "aiff" | "mid"
         | "midi" => "audio",
-        "mp4" | "mov" | "avi" | "mkv" | "wmv" | "webm" | "flv" | "m4v" | "mpg" | "mpeg"
-        | "3gp" => "video",
+        "mp4" | "mov" | "avi" | "mkv" | "wmv" | "webm" | "flv" | "m4v" | "mpg" | "mpeg" | "3gp" => {
+            "video"
+        }
         _ => "others",
     }
 }
@@ -191,10 +192,9 @@ fn parse(call: &Call) -> Result<SearchCursor, ApiError> {
             for c in cs {
                 let t = union_tag(&c).unwrap_or_default();
                 if !CATEGORIES.contains(&t.as_str()) {
-                    return Err(call.bad_field(
-                        "options.file_categories",
-                        format!("unknown tag {t:?}"),
-                    ));
+                    return Err(
+                        call.bad_field("options.file_categories", format!("unknown tag {t:?}"))
+                    );
                 }
                 out.push(t);
             }
@@ -318,12 +318,17 @@ fn highlight(name: &str, terms: &[String]) -> Vec<Value> {
         let j = (i..chars.len())
             .find(|&j| mark[j] != mark[i])
             .unwrap_or(chars.len());
-        spans.push(json!({"highlight_str": chars[i..j].iter().collect::<String>(),
-                          "is_highlighted": mark[i]}));
+        spans.push(
+            json!({"highlight_str": chars[i..j].iter().collect::<String>(),
+                          "is_highlighted": mark[i]}),
+        );
         i = j;
     }
     spans
 }
+
+/// One match: how, its metadata, its modification time, its sort key, its highlights.
+type Found = (How, Value, i64, String, Option<Vec<Value>>);
 
 fn search(world: &World, view: &View, cur: SearchCursor) -> Result<Reply, ApiError> {
     let scope_virt = match &cur.p {
@@ -350,10 +355,7 @@ fn search(world: &World, view: &View, cur: SearchCursor) -> Result<Reply, ApiErr
         .split_whitespace()
         .map(str::to_string)
         .collect();
-    let owner_filter = match &cur.acc {
-        Some(id) => Some(world.account_by_id(id)),
-        None => None,
-    };
+    let owner_filter = cur.acc.as_ref().map(|id| world.account_by_id(id));
     let keep = |node: &Node| -> bool {
         if let Some(x) = &cur.x {
             let name = node.name.to_lowercase();
@@ -374,7 +376,7 @@ fn search(world: &World, view: &View, cur: SearchCursor) -> Result<Reply, ApiErr
         }
         true
     };
-    let mut found: Vec<(How, Value, i64, String, Option<Vec<Value>>)> = Vec::new();
+    let mut found: Vec<Found> = Vec::new();
     if cur.del {
         for (k, (display, name)) in &world.tombstones {
             if found.len() >= MAX_MATCHES {

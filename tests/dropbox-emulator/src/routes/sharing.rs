@@ -149,10 +149,7 @@ fn check_limit(call: &Call, limit: usize, lo: usize, hi: usize) -> Result<(), Ap
     if (lo..=hi).contains(&limit) {
         Ok(())
     } else {
-        Err(call.bad_field(
-            "limit",
-            format!("{limit} is not within range [{lo}, {hi}]"),
-        ))
+        Err(call.bad_field("limit", format!("{limit} is not within range [{lo}, {hi}]")))
     }
 }
 
@@ -210,7 +207,9 @@ pub fn dispatch(app: &App, call: &Call) -> Result<Reply, ApiError> {
                 u: Some(caller.account),
                 ..Default::default()
             };
-            Ok(Reply::Json(file_members_page(&world, caller, &subject, &cur)))
+            Ok(Reply::Json(file_members_page(
+                &world, caller, &subject, &cur,
+            )))
         }
         "sharing/list_file_members/continue" => {
             let a: CursorArg = call.arg()?;
@@ -277,8 +276,9 @@ pub fn dispatch(app: &App, call: &Call) -> Result<Reply, ApiError> {
             let actions = parse_actions(call, a.actions, &MEMBER_ACTIONS)?;
             let caller = call.caller()?;
             let world = app.read_world();
-            let (ns, inherited) = folder_subject(&world, call, caller, &a.shared_folder_id, a.path.as_deref())
-                .map_err(|e| ApiError::Route(tag(e)))?;
+            let (ns, inherited) =
+                folder_subject(&world, call, caller, &a.shared_folder_id, a.path.as_deref())
+                    .map_err(|e| ApiError::Route(tag(e)))?;
             let cur = OffsetCursor {
                 k: "folder_members".into(),
                 l: a.limit,
@@ -308,7 +308,9 @@ pub fn dispatch(app: &App, call: &Call) -> Result<Reply, ApiError> {
             let world = app.read_world();
             let (ns, _) = folder_subject(&world, call, caller, &a.shared_folder_id, None)
                 .map_err(|e| ApiError::Route(tag(e)))?;
-            Ok(Reply::Json(shared_folder_metadata(&world, caller, ns, &actions)))
+            Ok(Reply::Json(shared_folder_metadata(
+                &world, caller, ns, &actions,
+            )))
         }
         "sharing/list_folders" => {
             let a: ListFoldersArg = call.arg()?;
@@ -355,10 +357,9 @@ impl Link<'_> {
     fn data(&self) -> Arc<FileData> {
         match self {
             Link::External(r) => r.data.clone(),
-            Link::Team(_, n) => n
-                .data
-                .clone()
-                .unwrap_or_else(|| FileData::new(crate::content::Content::Stored(bytes::Bytes::new()))),
+            Link::Team(_, n) => n.data.clone().unwrap_or_else(|| {
+                FileData::new(crate::content::Content::Stored(bytes::Bytes::new()))
+            }),
         }
     }
 
@@ -523,11 +524,7 @@ fn strip_query(u: &str) -> &str {
 /// The file a shared-link URL points at (query and fragment ignored).
 pub fn find_link<'a>(world: &'a World, url: &str) -> Result<Link<'a>, ApiError> {
     let want = strip_query(url);
-    if let Some(r) = world
-        .received
-        .iter()
-        .find(|r| strip_query(&r.url) == want)
-    {
+    if let Some(r) = world.received.iter().find(|r| strip_query(&r.url) == want) {
         return Ok(Link::External(r));
     }
     world
@@ -683,7 +680,12 @@ fn folder_subject<'w>(
 }
 
 /// The level the caller has on what is being listed (admins acting team-wide: owner-like).
-fn caller_level(world: &World, caller: &Caller, ns: Option<&Namespace>, file: Option<&Node>) -> Option<Access> {
+fn caller_level(
+    world: &World,
+    caller: &Caller,
+    ns: Option<&Namespace>,
+    file: Option<&Node>,
+) -> Option<Access> {
     if caller.view.admin {
         return Some(Access::Owner);
     }
@@ -710,9 +712,9 @@ fn permissions(
                 Some("target_is_owner")
             } else if row.who == Principal::User(caller.account) && action != "leave_a_copy" {
                 Some("target_is_self")
-            } else if action == "make_owner" && level != Some(Access::Owner) {
-                Some("permission_denied")
-            } else if level.is_none_or(|l| l < Access::Editor) {
+            } else if (action == "make_owner" && level != Some(Access::Owner))
+                || level.is_none_or(|l| l < Access::Editor)
+            {
                 Some("permission_denied")
             } else {
                 None
@@ -784,7 +786,8 @@ fn members_json(
                     "platform_type": tag("unknown")}));
             }
             MemberRow::Acl(e) => {
-                let mut v = json!({"access_type": tag(e.access.tag()), "is_inherited": e.inherited});
+                let mut v =
+                    json!({"access_type": tag(e.access.tag()), "is_inherited": e.inherited});
                 let o = v.as_object_mut();
                 if let Some(o) = o {
                     if with_permissions {
@@ -806,10 +809,7 @@ fn members_json(
                             groups.push(v);
                         }
                         Principal::Email(email) => {
-                            o.insert(
-                                "invitee".into(),
-                                json!({".tag": "email", "email": email}),
-                            );
+                            o.insert("invitee".into(), json!({".tag": "email", "email": email}));
                             invitees.push(v);
                         }
                     }
@@ -830,12 +830,22 @@ fn members_json(
     out
 }
 
-fn file_members_page(world: &World, caller: &Caller, subject: &FileSubject, cur: &OffsetCursor) -> Value {
+fn file_members_page(
+    world: &World,
+    caller: &Caller,
+    subject: &FileSubject,
+    cur: &OffsetCursor,
+) -> Value {
     let rows = subject.entries(world, cur.i);
     members_json(world, caller, &rows, cur.o, cur.l, cur, Some(subject), true)
 }
 
-fn folder_members_page(world: &World, caller: &Caller, ns: &Namespace, cur: &OffsetCursor) -> Value {
+fn folder_members_page(
+    world: &World,
+    caller: &Caller,
+    ns: &Namespace,
+    cur: &OffsetCursor,
+) -> Value {
     let rows: Vec<MemberRow> = world
         .ns_acl(ns, cur.i)
         .into_iter()
@@ -864,7 +874,12 @@ fn inside_team_folder(world: &World, ns: &Namespace) -> bool {
 }
 
 /// `SharedFolderMetadata` of a shared or team folder as the caller sees it.
-fn shared_folder_metadata(world: &World, caller: &Caller, ns: &Namespace, actions: &[String]) -> Value {
+fn shared_folder_metadata(
+    world: &World,
+    caller: &Caller,
+    ns: &Namespace,
+    actions: &[String],
+) -> Value {
     let node = world.tree.get(&ns.path_lower);
     let level = world.ns_access(caller.account, ns);
     let access = level.map_or("no_access", Access::tag);
@@ -890,7 +905,10 @@ fn shared_folder_metadata(world: &World, caller: &Caller, ns: &Namespace, action
     if let Some(n) = node {
         o.insert("folder_id".into(), json!(n.id));
         if caller.view.contains(&n.path_lower) {
-            o.insert("path_lower".into(), json!(caller.view.rel_lower(&n.path_lower)));
+            o.insert(
+                "path_lower".into(),
+                json!(caller.view.rel_lower(&n.path_lower)),
+            );
             o.insert(
                 "path_display".into(),
                 json!(caller.view.rel_display(&n.path_lower, &n.path_display)),
@@ -913,7 +931,9 @@ fn shared_folder_metadata(world: &World, caller: &Caller, ns: &Namespace, action
             .iter()
             .map(|a| {
                 let allow = match a.as_str() {
-                    "unshare" | "change_options" | "set_access_inheritance" => owner && !team_folder,
+                    "unshare" | "change_options" | "set_access_inheritance" => {
+                        owner && !team_folder
+                    }
                     "relinquish_membership" | "unmount" | "leave_a_copy" => {
                         level.is_some() && level != Some(Access::Owner)
                     }
@@ -950,7 +970,13 @@ fn folders_page(world: &World, caller: &Caller, cur: &OffsetCursor) -> Value {
     {
         o.insert(
             "cursor".into(),
-            json!(OffsetCursor { o: end, ..cur.clone() }.encode()),
+            json!(
+                OffsetCursor {
+                    o: end,
+                    ..cur.clone()
+                }
+                .encode()
+            ),
         );
     }
     out

@@ -71,10 +71,7 @@ const TEAM_FOLDERS: Listing = Listing {
 
 fn start(call: &Call, listing: &Listing, limit: usize) -> Result<OffsetCursor, ApiError> {
     if !(1..=1000).contains(&limit) {
-        return Err(call.bad_field(
-            "limit",
-            format!("{limit} is not within range [1, 1000]"),
-        ));
+        return Err(call.bad_field("limit", format!("{limit} is not within range [1, 1000]")));
     }
     Ok(OffsetCursor {
         k: listing.kind.into(),
@@ -239,7 +236,11 @@ fn items(world: &World, listing: &Listing, cur: &OffsetCursor) -> Vec<Value> {
                     .group_members(g)
                     .into_iter()
                     .map(|i| {
-                        let access = if g.owners.contains(&i) { "owner" } else { "member" };
+                        let access = if g.owners.contains(&i) {
+                            "owner"
+                        } else {
+                            "member"
+                        };
                         json!({"profile": member_profile(world, i), "access_type": tag(access)})
                     })
                     .collect()
@@ -283,9 +284,11 @@ fn items(world: &World, listing: &Listing, cur: &OffsetCursor) -> Vec<Value> {
             .filter(|ns| ns.kind == NsKind::TeamFolder)
             .filter_map(|ns| {
                 let node = world.tree.get(&ns.path_lower)?;
-                Some(json!({"team_folder_id": ns.id, "name": node.name, "status": tag("active"),
+                Some(
+                    json!({"team_folder_id": ns.id, "name": node.name, "status": tag("active"),
                             "is_team_shared_dropbox": false, "sync_setting": tag("default"),
-                            "content_sync_settings": [], "quota_limit": 0}))
+                            "content_sync_settings": [], "quota_limit": 0}),
+                )
             })
             .collect(),
     }

@@ -99,7 +99,10 @@ pub fn team_member_profile(world: &World, account: usize) -> Value {
     if let Some(o) = v.as_object_mut() {
         // Invited members have no account yet.
         if a.status == MemberStatus::Invited {
-            o.insert("invited_on".into(), json!(crate::clock::format(a.joined_on)));
+            o.insert(
+                "invited_on".into(),
+                json!(crate::clock::format(a.joined_on)),
+            );
         } else {
             o.insert("account_id".into(), json!(a.account_id));
             o.insert("joined_on".into(), json!(crate::clock::format(a.joined_on)));
