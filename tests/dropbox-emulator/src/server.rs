@@ -466,7 +466,9 @@ fn authenticate(
     match (kind, principal) {
         (AuthKind::Team | AuthKind::AnyToken, Principal::Team) => {
             let admin = world.default_account();
-            Ok(caller(admin, world.root_view(admin)))
+            let mut view = world.root_view(admin);
+            view.admin = true;
+            Ok(caller(admin, view))
         }
         (AuthKind::AnyToken, Principal::User(account)) => {
             Ok(caller(account, world.home_view(account)))
@@ -476,7 +478,7 @@ fn authenticate(
             "This API function operates on an entire Dropbox Business team, but the OAuth 2 access token you provided is for a single Dropbox account.",
         )),
         (_, Principal::User(account)) => {
-            let view = path_root(&world, name, account, headers)?;
+            let view = path_root(&world, name, account, headers, false)?;
             Ok(caller(account, view))
         }
         (_, Principal::Team) => {
@@ -508,18 +510,43 @@ fn authenticate(
             if admin_mode && !world.accounts[account].admin {
                 return Err(ApiError::auth("invalid_select_admin"));
             }
-            let view = path_root(&world, name, account, headers)?;
+            // Invited members have no account yet and removed ones have left.
+            if matches!(
+                world.accounts[account].status,
+                crate::directory::MemberStatus::Invited | crate::directory::MemberStatus::Removed
+            ) {
+                return Err(ApiError::auth(if admin_mode {
+                    "invalid_select_admin"
+                } else {
+                    "invalid_select_user"
+                }));
+            }
+            let view = path_root(&world, name, account, headers, admin_mode)?;
             Ok(caller(account, view))
         }
     }
 }
 
-/// Apply `Dropbox-API-Path-Root` to an account's default (home) view.
+/// Apply `Dropbox-API-Path-Root` to an account's default (home) view. An admin acting
+/// team-wide (`admin`, Select-Admin) reaches any namespace of the team.
 fn path_root(
     world: &crate::state::World,
     name: &str,
     account: usize,
     headers: &HeaderMap,
+    admin: bool,
+) -> Result<crate::state::View, ApiError> {
+    let mut view = path_root_view(world, name, account, headers, admin)?;
+    view.admin = admin;
+    Ok(view)
+}
+
+fn path_root_view(
+    world: &crate::state::World,
+    name: &str,
+    account: usize,
+    headers: &HeaderMap,
+    admin: bool,
 ) -> Result<crate::state::View, ApiError> {
     let Some(raw) = headers.get("dropbox-api-path-root") else {
         return Ok(world.home_view(account));
@@ -555,7 +582,7 @@ fn path_root(
                 .and_then(Value::as_str)
                 .ok_or_else(bad)?;
             world
-                .namespace_view(account, ns)
+                .namespace_view(account, ns, admin)
                 .ok_or_else(|| ApiError::PathRoot(crate::errors::tag("no_permission")))
         }
         _ => Err(bad()),

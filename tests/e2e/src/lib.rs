@@ -9,6 +9,7 @@
 //! `SEARCH_PROXY_BIN` (default `<target>/debug/search-fault-proxy`).
 //! `ES_URL` runs the suite against an existing cluster instead of starting osmem-server.
 
+pub mod enterprise;
 pub mod fixtures;
 pub mod local_folder;
 pub mod model;
