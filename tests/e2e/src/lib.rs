@@ -12,6 +12,7 @@ pub mod fixtures;
 pub mod local_folder;
 pub mod model;
 pub mod sandbox;
+pub mod serve;
 pub mod truth;
 
 use anyhow::{Context, Result, anyhow, bail};
