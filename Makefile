@@ -15,14 +15,15 @@ all: build
 ## setup: install the toolchain target and the Python packages the tests and demo use
 setup:
 	rustup target add wasm32-wasip2
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r tests/conformance/requirements.txt osmem-server==0.1.6
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r tests/conformance/requirements.txt osmem-server==0.1.6 "moto[server]==5.2.1" boto3
 
 ## components: build the source components (plain cargo, no cargo-component)
 components:
-	$(CARGO) build --target wasm32-wasip2 -p dropbox-source -p local-folder-source -p template-source --release
+	$(CARGO) build --target wasm32-wasip2 -p dropbox-source -p local-folder-source -p s3-source -p template-source --release
 	mkdir -p $(COMPONENT_DIR)
 	cp $(TARGET_DIR)/wasm32-wasip2/release/dropbox_source.wasm $(COMPONENT_DIR)/dropbox.wasm
 	cp $(TARGET_DIR)/wasm32-wasip2/release/local_folder_source.wasm $(COMPONENT_DIR)/local-folder.wasm
+	cp $(TARGET_DIR)/wasm32-wasip2/release/s3_source.wasm $(COMPONENT_DIR)/s3.wasm
 	cp $(TARGET_DIR)/wasm32-wasip2/release/template_source.wasm $(COMPONENT_DIR)/template.wasm
 	$(CARGO) build --target wasm32-wasip2 -p content-extractor --release
 	cp $(TARGET_DIR)/wasm32-wasip2/release/content_extractor.wasm $(COMPONENT_DIR)/extractor.wasm
@@ -63,7 +64,7 @@ bench: setup components
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	$(CARGO) clippy --target wasm32-wasip2 -p dropbox-source -p local-folder-source -p template-source -p content-extractor -p hostile-source -- -D warnings
+	$(CARGO) clippy --target wasm32-wasip2 -p dropbox-source -p local-folder-source -p template-source -p s3-source -p content-extractor -p hostile-source -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all

@@ -62,7 +62,8 @@ impl SigV4Keys {
         body: &[u8],
     ) -> Result<Vec<(String, String)>, String> {
         use aws_sigv4::http_request::{
-            PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings, sign,
+            PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest,
+            SigningSettings, UriPathNormalizationMode, sign,
         };
         use aws_sigv4::sign::v4;
         let identity = aws_credential_types::Credentials::new(
@@ -76,6 +77,12 @@ impl SigV4Keys {
         let mut settings = SigningSettings::default();
         // S3 requires the payload hash header; other services accept it.
         settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+        if self.service == "s3" {
+            // S3 signs the path as sent: encoded once, `a//b` and `x/../y` left alone (the
+            // other services' canonical form would refuse any key with a space in it).
+            settings.percent_encoding_mode = PercentEncodingMode::Single;
+            settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+        }
         let params = v4::SigningParams::builder()
             .identity(&identity)
             .region(&self.region)
@@ -147,6 +154,31 @@ mod tests {
         );
         let all = format!("{headers:?}");
         assert!(!all.contains("wJalrXUtnFEMI"), "{all}");
+    }
+
+    #[test]
+    fn s3_signs_the_path_as_sent() {
+        let keys = SigV4Keys {
+            access_key_id: Secret::new("AKIDEXAMPLE"),
+            secret_access_key: Secret::new("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
+            session_token: None,
+            region: "us-east-1".into(),
+            service: "s3".into(),
+        };
+        let sign = |url: &str| {
+            keys.sign("GET", url, &[("host".into(), "h:9000".into())], b"")
+                .unwrap()
+                .into_iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+                .map(|(_, v)| v)
+                .unwrap()
+        };
+        // Double encoding would sign `with%2520space`; normalising would sign `/b/x`: both
+        // differ from what is sent, so these three signatures must all differ.
+        let spaced = sign("http://h:9000/b/with%20space");
+        let doubled = sign("http://h:9000/b/with%2520space");
+        assert_ne!(spaced, doubled);
+        assert_ne!(sign("http://h:9000/b//x"), sign("http://h:9000/b/x"));
     }
 
     #[test]

@@ -301,8 +301,10 @@ async fn run_writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<Command>) {
     let mut batch: Vec<Prepared> = Vec::new();
     let mut batch_bytes = 0usize;
     let mut flight = Flight::default();
+    // A batch goes out at most IDLE_FLUSH after its first write, however steadily more writes
+    // trickle in (a timer re-armed by each write would hold a slow stream back indefinitely).
+    let mut due = tokio::time::Instant::now();
     loop {
-        let idle = tokio::time::sleep(IDLE_FLUSH);
         tokio::select! {
             command = rx.recv() => match command {
                 Some(Command::Write(item)) => {
@@ -313,6 +315,9 @@ async fn run_writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<Command>) {
                     }
                     batch_bytes += len;
                     batch.push(item);
+                    if batch.len() == 1 {
+                        due = tokio::time::Instant::now() + IDLE_FLUSH;
+                    }
                     if batch.len() >= settings.max_actions || batch_bytes >= settings.max_bytes {
                         flight.dispatch(&shared, std::mem::take(&mut batch)).await;
                         batch_bytes = 0;
@@ -331,7 +336,7 @@ async fn run_writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<Command>) {
             Some(joined) = flight.tasks.join_next_with_id(), if !flight.tasks.is_empty() => {
                 flight.finish(&shared, joined);
             }
-            () = idle, if !batch.is_empty() => {
+            () = tokio::time::sleep_until(due), if !batch.is_empty() => {
                 flight.dispatch(&shared, std::mem::take(&mut batch)).await;
                 batch_bytes = 0;
             }

@@ -11,6 +11,7 @@
 pub mod fixtures;
 pub mod local_folder;
 pub mod model;
+pub mod moto;
 pub mod sandbox;
 pub mod serve;
 pub mod truth;
