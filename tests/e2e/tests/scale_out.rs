@@ -40,41 +40,55 @@ struct Served {
     changed_ms: u64,
 }
 
-/// Every run that a process logged: started (any line in its span) and ended.
+/// How the processes' logs say runs ended.
 #[derive(Default)]
 struct RunLog {
     /// (tenant, slot) → runners that logged "run finished".
     finished: BTreeMap<(String, String), Vec<String>>,
-    /// (tenant, slot) → runners that started it and never logged its end (killed mid-run).
-    cut: BTreeMap<(String, String), Vec<String>>,
+    /// (tenant, slot) of runs logged as failed or cancelled.
+    stopped: BTreeSet<(String, String)>,
 }
 
 fn run_log(processes: &[Serve]) -> RunLog {
     let mut log = RunLog::default();
     for p in processes {
-        let lines = p.lines();
-        let ended: BTreeSet<(String, String)> = lines
-            .iter()
-            .filter(|l| {
-                ["run finished", "run failed", "run cancelled"]
-                    .iter()
-                    .any(|m| l.message.starts_with(m))
-            })
-            .filter_map(|l| l.span.clone())
-            .collect();
-        for key in p.finished_runs() {
-            log.finished
-                .entry(key)
-                .or_default()
-                .push(p.runner_id.clone());
-        }
-        for key in p.started_runs() {
-            if !ended.contains(&key) {
-                log.cut.entry(key).or_default().push(p.runner_id.clone());
+        for line in p.lines() {
+            let Some(key) = line.span else { continue };
+            if line.message.starts_with("run finished") {
+                log.finished
+                    .entry(key)
+                    .or_default()
+                    .push(p.runner_id.clone());
+            } else if line.message.starts_with("run failed")
+                || line.message.starts_with("run cancelled")
+            {
+                log.stopped.insert(key);
             }
         }
     }
     log
+}
+
+/// Whether `p` logged a line of a run of `slot` and not yet its end.
+fn busy_with(p: &Serve, slot: &str) -> bool {
+    let mut open = BTreeSet::new();
+    for line in p.lines() {
+        let Some((tenant, s)) = line.span else {
+            continue;
+        };
+        if s != slot {
+            continue;
+        }
+        if ["run finished", "run failed", "run cancelled"]
+            .iter()
+            .any(|m| line.message.starts_with(m))
+        {
+            open.remove(&tenant);
+        } else {
+            open.insert(tenant);
+        }
+    }
+    !open.is_empty()
 }
 
 fn write_file(root: &Path, rel: &str, body: &str) -> Result<()> {
@@ -125,6 +139,23 @@ fn mutate(emu: &Emulator, s: &mut Served, rng: &mut Rng, n: u64) -> Result<Strin
     };
     s.changed_ms = now_ms();
     Ok(what)
+}
+
+/// Write every process's whole log under the target directory (kept after a failure);
+/// returns where.
+fn keep_logs(processes: &[Serve], seed: u64) -> String {
+    let dir = tributary_e2e::target_dir()
+        .join("tmp")
+        .join(format!("scale-out-{seed}-{}", std::process::id()));
+    let written = fs::create_dir_all(&dir).and_then(|()| {
+        processes
+            .iter()
+            .try_for_each(|p| fs::write(dir.join(format!("{}.log", p.runner_id)), p.stderr()))
+    });
+    match written {
+        Ok(()) => dir.display().to_string(),
+        Err(e) => format!("(could not write them to {}: {e})", dir.display()),
+    }
 }
 
 fn median(v: &mut [u64]) -> u64 {
@@ -267,10 +298,18 @@ fn serve_processes_share_tenants_survive_kills_and_never_run_a_slot_twice() -> R
             || (now_ms() >= kill_at).then_some(()),
         );
         if rng.below(10) < 8 {
+            // A process in the middle of the slot's runs (one of them, if none is yet).
+            let slot = format!("incremental-{}", boundary / 1000);
             let live: Vec<usize> = (0..processes.len())
                 .filter(|i| processes[*i].killed_at_ms.is_none())
                 .collect();
-            let victim = live[rng.below(live.len())];
+            let working: Vec<usize> = live
+                .iter()
+                .copied()
+                .filter(|i| busy_with(&processes[*i], &slot))
+                .collect();
+            let pool = if working.is_empty() { &live } else { &working };
+            let victim = pool[rng.below(pool.len())];
             let at = processes[victim].kill();
             println!(
                 "{}: SIGKILL {} ({} ms after the slot boundary)",
@@ -355,13 +394,7 @@ fn serve_processes_share_tenants_survive_kills_and_never_run_a_slot_twice() -> R
             .get(&(c.tenant.clone(), c.slot.clone()))
             .cloned()
             .unwrap_or_default();
-        let failed_in_log = processes.iter().any(|p| {
-            p.lines().iter().any(|l| {
-                l.span == Some((c.tenant.clone(), c.slot.clone()))
-                    && (l.message.starts_with("run failed")
-                        || l.message.starts_with("run cancelled"))
-            })
-        });
+        let failed_in_log = log.stopped.contains(&(c.tenant.clone(), c.slot.clone()));
         if finished_by.is_empty() && !failed_in_log {
             problems.push(format!(
                 "claim {} {} is {} by {} but no process logged its end",
@@ -370,29 +403,52 @@ fn serve_processes_share_tenants_survive_kills_and_never_run_a_slot_twice() -> R
         }
     }
 
-    // Takeovers: a slot the killed process had started and not finished, held afterwards by
-    // another process; the time from the kill to the new holder's claim.
+    // Takeovers: a claim some process took over from a holder whose lease ran out; the holder
+    // was the process killed last before it (kills are a slot interval apart). The time from
+    // the kill to the new holder's claim.
     let mut takeover_ms = vec![];
-    let mut abandoned = 0;
-    for ((tenant, slot), runners) in &log.cut {
-        for runner in runners {
-            let Some((_, killed)) = kills.iter().find(|(r, _)| r == runner) else {
-                continue;
-            };
-            let Some(c) = claims
-                .iter()
-                .find(|c| &c.tenant == tenant && &c.slot == slot)
-            else {
-                continue;
-            };
-            if c.takeovers >= 1 && &c.holder != runner && c.started_at_ms >= *killed {
-                takeover_ms.push(c.started_at_ms - killed);
-            } else if c.holder == *runner && c.state == "running" {
-                // A newer slot came first: the dead process's slot was left, not run twice.
-                abandoned += 1;
-            }
+    for c in claims.iter().filter(|c| c.takeovers >= 1) {
+        let killed = kills
+            .iter()
+            .map(|(_, at)| *at)
+            .filter(|at| *at <= c.started_at_ms)
+            .max();
+        match killed {
+            Some(at) => takeover_ms.push(c.started_at_ms - at),
+            None => problems.push(format!(
+                "{} {} was taken over although no process had been killed: {c:?}",
+                c.tenant, c.slot
+            )),
         }
     }
+    // A slot taken over resumes from the dead holder's checkpoint and runs to its end.
+    let failed_takeovers: Vec<String> = claims
+        .iter()
+        .filter(|c| c.takeovers >= 1 && !c.done())
+        .map(|c| {
+            format!(
+                "{} {} ({} by {}): {}",
+                c.tenant,
+                c.slot,
+                c.state,
+                c.holder,
+                c.outcome()
+            )
+        })
+        .collect();
+    if !failed_takeovers.is_empty() {
+        problems.push(format!(
+            "{} of the taken-over slots did not run to their end:\n  {}",
+            failed_takeovers.len(),
+            failed_takeovers.join("\n  ")
+        ));
+    }
+    // Slots a killed process had begun that nobody took over (a newer slot came first): left,
+    // not run twice.
+    let abandoned = claims
+        .iter()
+        .filter(|c| c.state == "running" && kills.iter().any(|(r, _)| *r == c.holder))
+        .count();
     let failed: Vec<String> = claims
         .iter()
         .filter(|c| c.failed())
@@ -426,8 +482,9 @@ fn serve_processes_share_tenants_survive_kills_and_never_run_a_slot_twice() -> R
         ));
     }
     if !problems.is_empty() {
+        let kept = keep_logs(&processes, seed);
         bail!(
-            "seed {seed}: {} problems:\n{}\n{}",
+            "seed {seed}: {} problems:\n{}\n(every process's whole log: {kept})\n{}",
             problems.len(),
             problems.join("\n"),
             all_logs(&processes)
