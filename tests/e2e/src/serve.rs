@@ -298,9 +298,12 @@ pub struct LogLine {
     /// When it was logged (Unix ms).
     pub at_ms: u64,
     pub level: String,
-    /// `(tenant, slot)` of the run span the line was logged in.
+    /// `(tenant, slot)` of the innermost run span the line was logged in.
     pub span: Option<(String, String)>,
-    /// Everything after the level and the span.
+    /// Every run span in its prefix, outermost first (more than one: a span leaked into
+    /// another run's context).
+    pub spans: Vec<(String, String)>,
+    /// Everything after the level and the spans.
     pub message: String,
     pub raw: String,
 }
@@ -315,30 +318,27 @@ impl LogLine {
             .ok()?
             .as_millis() as u64;
         let level = words.next()?.to_string();
-        let rest = raw
+        let mut rest = raw
             .split_once(level.as_str())
             .map(|(_, r)| r.trim_start())?;
-        let (span, message) = match rest.strip_prefix("run{") {
-            Some(inner) => {
-                let (fields, message) = inner.split_once("}: ")?;
-                let field = |name: &str| {
-                    fields
-                        .split_whitespace()
-                        .find_map(|f| f.strip_prefix(&format!("{name}=")))
-                        .map(str::to_string)
-                };
-                (
-                    Some((field("tenant")?, field("slot")?)),
-                    message.to_string(),
-                )
-            }
-            None => (None, rest.to_string()),
-        };
+        let mut spans = vec![];
+        while let Some(inner) = rest.strip_prefix("run{") {
+            let (fields, after) = inner.split_once('}')?;
+            let field = |name: &str| {
+                fields
+                    .split_whitespace()
+                    .find_map(|f| f.strip_prefix(&format!("{name}=")))
+                    .map(str::to_string)
+            };
+            spans.push((field("tenant")?, field("slot")?));
+            rest = after.strip_prefix(':').unwrap_or(after).trim_start();
+        }
         Some(LogLine {
             at_ms,
             level,
-            span,
-            message,
+            span: spans.last().cloned(),
+            spans,
+            message: rest.to_string(),
             raw: raw.to_string(),
         })
     }
@@ -739,4 +739,36 @@ pub fn env_number(var: &str, default: u64) -> u64 {
 /// Seconds since `start`, for progress lines.
 pub fn secs(start: Instant) -> String {
     format!("{:.1}s", start.elapsed().as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_lines_are_split_into_spans_message_and_fields() {
+        let line = LogLine::parse(
+            "2026-11-30T15:34:12.937507Z ERROR run{tenant=a slot=incremental-10}:run{tenant=b slot=incremental-10}: run failed: busy tenant=b",
+        )
+        .expect("a log line");
+        assert_eq!(line.level, "ERROR");
+        assert_eq!(line.spans.len(), 2);
+        assert_eq!(line.span, Some(("b".into(), "incremental-10".into())));
+        assert_eq!(line.message, "run failed: busy tenant=b");
+        assert_eq!(line.field("tenant").as_deref(), Some("b"));
+        assert_eq!(line.at_ms % 1000, 937);
+        let plain = LogLine::parse("2026-11-30T15:34:09.040565Z  INFO tenant added tenant=x")
+            .expect("a log line");
+        assert_eq!(plain.span, None);
+        assert_eq!(plain.tenant().as_deref(), Some("x"));
+        assert!(LogLine::parse("stopping: running syncs stop").is_none());
+    }
+
+    #[test]
+    fn prometheus_samples_are_found_by_name_and_labels() {
+        let text = "# TYPE x counter\nx{tenant=\"a\",kind=\"full\"} 3\nx{tenant=\"b\"} 1\ny 2\n";
+        assert_eq!(metric(text, "x", &[("tenant", "a")]), Some(3.0));
+        assert_eq!(metric(text, "x", &[("tenant", "c")]), None);
+        assert_eq!(metric(text, "y", &[]), Some(2.0));
+    }
 }

@@ -370,6 +370,19 @@ fn serve_processes_share_tenants_survive_kills_and_never_run_a_slot_twice() -> R
     }
     let claims: Vec<Claim> = options.claims(&es)?;
     let log = run_log(&processes);
+    let mixed: Vec<String> = processes
+        .iter()
+        .flat_map(|p| p.lines())
+        .filter(|l| l.spans.len() > 1)
+        .map(|l| l.raw)
+        .collect();
+    if !mixed.is_empty() {
+        problems.push(format!(
+            "{} log lines carry the spans of two runs (a tenant's line attributed to another):\n  {}",
+            mixed.len(),
+            mixed.iter().take(5).cloned().collect::<Vec<_>>().join("\n  ")
+        ));
+    }
     // No slot ran to its end twice, and the claim of every finished slot names the process
     // that finished it.
     for ((tenant, slot), runners) in &log.finished {

@@ -189,6 +189,12 @@ fn two_tenants_with_different_components_sync_side_by_side_and_never_mix() -> Re
         if !names.contains(&tenant) {
             problems.push(format!("unknown tenant {tenant}: {raw}"));
         }
+        if line.spans.len() > 1 {
+            problems.push(format!(
+                "in the spans of {} runs at once: {raw}",
+                line.spans.len()
+            ));
+        }
         if let (Some((span, _)), Some(field)) = (&line.span, line.field("tenant"))
             && *span != field
         {
@@ -220,6 +226,56 @@ fn two_tenants_with_different_components_sync_side_by_side_and_never_mix() -> Re
     if !problems.is_empty() {
         bail!("{} log problems:\n{}", problems.len(), problems.join("\n"));
     }
+    Ok(())
+}
+
+/// Many tenants run at once on the process's few threads: a line of one run must never be
+/// logged inside another run's span (a span entered across an `.await` leaks into whatever
+/// task the thread polls next).
+#[test]
+fn concurrent_runs_never_log_in_each_others_spans() -> Result<()> {
+    let es = SearchServer::start()?;
+    let folder = tempfile::tempdir()?;
+    seed_folder(folder.path());
+    let dir = TenantsDir::new()?;
+    let mut names = vec![];
+    for _ in 0..10 {
+        let mut t = folder_tenant(&es, folder.path(), json!({}))?;
+        schedule(&mut t, "1s")?;
+        dir.put(&t)?;
+        names.push(t.tenant.clone());
+    }
+    let options = ServeOptions::new(&dir, &es);
+    let serve = Serve::start(&options, "runner-a")?;
+    wait_claims(
+        &es,
+        &options.coordination_index,
+        Duration::from_secs(180),
+        "100 runs",
+        |c| (c.iter().filter(|c| c.done()).count() >= 100).then_some(()),
+        || logs(&serve),
+    )?;
+    let mixed: Vec<String> = serve
+        .lines()
+        .into_iter()
+        .filter(|l| {
+            l.spans.len() > 1
+                || l.field("tenant")
+                    .is_some_and(|t| l.span.as_ref().is_some_and(|(s, _)| *s != t))
+        })
+        .map(|l| l.raw)
+        .collect();
+    ensure!(
+        mixed.is_empty(),
+        "{} lines carry another run's span:\n{}",
+        mixed.len(),
+        mixed
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     Ok(())
 }
 
@@ -966,6 +1022,69 @@ fn a_claim_waiting_for_a_run_slot_keeps_its_lease() -> Result<()> {
     ensure!(
         lapses.is_empty(),
         "the small tenant's claim (held by a live process waiting for a run slot) lay expired for up to {} ms: any other process would have taken it over; claim {done:?}",
+        lapses.iter().max().copied().unwrap_or(0)
+    );
+    Ok(())
+}
+
+/// A page that takes longer than the lease: the run's heartbeat must keep the tenant's
+/// checkpoint lease alive too, or another process may take the tenant (for its next slot)
+/// while this run still writes.
+#[test]
+fn a_long_page_keeps_the_checkpoint_lease_alive() -> Result<()> {
+    let es = SearchServer::start()?;
+    let mut files = vec![];
+    for i in 0..400 {
+        files.push(
+            json!({"path": format!("/slow/f{i:04}.txt"), "content": format!("slow file {i}")}),
+        );
+    }
+    let emu = Emulator::with_manifest(&json!({"files": files}), &[])?;
+    emu.set_faults(
+        7,
+        json!([{"kind": "latency", "route_prefix": "files/download", "latency_ms": LATENCY_MS}]),
+    )?;
+    let dir = TenantsDir::new()?;
+    let mut t = Tenant::new(&emu, &es)?;
+    schedule(&mut t, "1h")?;
+    t.unset("source", "concurrent_downloads")?;
+    t.set("sync", "concurrent_downloads", 4)?;
+    dir.put(&t)?;
+    let mut options = ServeOptions::new(&dir, &es);
+    options.lease_secs = 3;
+    let serve = Serve::start(&options, "runner-a")?;
+    // 400 downloads of 100 ms, 4 at a time: one page of about 10 s.
+    let mut lapses = vec![];
+    let done = wait_claims(
+        &es,
+        &options.coordination_index,
+        Duration::from_secs(120),
+        "the run",
+        |c| {
+            let claim = c.iter().find(|c| c.tenant == t.tenant)?;
+            if claim.state == "running" {
+                let state = t.state_doc(&es).ok().flatten();
+                let expires = state
+                    .as_ref()
+                    .and_then(|d| d["lease"]["expires_at_ms"].as_u64());
+                let now = now_ms();
+                if let Some(at) = expires
+                    && at + 500 < now
+                {
+                    lapses.push(now - at);
+                }
+            }
+            claim.done().then(|| claim.clone())
+        },
+        || logs(&serve),
+    )?;
+    ensure!(
+        done.counts["duration_secs"].as_f64().unwrap_or(0.0) > 4.0,
+        "the run was too short to outlast the lease: {done:?}"
+    );
+    ensure!(
+        lapses.is_empty(),
+        "while the run went on, the checkpoint lease lay expired for up to {} ms (lease 3 s): another process could have taken the tenant",
         lapses.iter().max().copied().unwrap_or(0)
     );
     Ok(())
