@@ -124,6 +124,12 @@ PY
 curl -fsS -X POST "$ES_URL/dropbox-demo/_search" -H 'Content-Type: application/json' -d "$QUERY_JSON" |
     python3 "$WORK/show_hits.py" "$QUERY"
 
+RICH="winter traverse Cabane du Glacier"
+say "Searching inside PDF, Word, Excel and PowerPoint files for: $RICH"
+RICH_JSON="$(python3 -c 'import json,sys; print(json.dumps({"size": 5, "query": {"multi_match": {"query": sys.argv[1], "fields": ["name^2", "body"]}}, "_source": ["name", "file_path", "body", "type"]}))' "$RICH")"
+curl -fsS -X POST "$ES_URL/dropbox-demo/_search" -H 'Content-Type: application/json' -d "$RICH_JSON" |
+    python3 "$WORK/show_hits.py" "$RICH"
+
 say "Changing one file in Dropbox, then syncing again (incremental: only the change is fetched)"
 TOKEN="$(curl -fsS -X POST "$DROPBOX_URL/oauth2/token" \
     -d grant_type=refresh_token -d refresh_token=emulator-refresh-token \

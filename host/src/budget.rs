@@ -117,6 +117,11 @@ impl Share {
     pub fn tenant(&self) -> &str {
         &self.tenant
     }
+
+    /// Another share of the same pool for the same tenant (a second sink of one run).
+    pub fn pool_share(&self) -> Share {
+        self.pool.join(&self.tenant)
+    }
 }
 
 impl Drop for Share {

@@ -25,7 +25,7 @@ pub enum Command {
     /// Sync once: incremental when a checkpoint exists, full otherwise.
     Sync(SyncArgs),
     /// Check the config, the credentials and the configured path; index nothing.
-    Check(ConfigArg),
+    Check(CheckArgs),
     /// Sync, then keep applying changes as they happen (long poll) until Ctrl-C.
     Watch(WatchArgs),
     /// Get a refresh token through the browser (OAuth2 code flow with PKCE) and store it.
@@ -95,6 +95,16 @@ pub struct ConfigArg {
     /// The tenant's TOML config file.
     #[arg(long, short)]
     pub config: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Also list the source (metadata only, nothing indexed) and say how many documents each
+    /// sync rule selects.
+    #[arg(long)]
+    pub count: bool,
 }
 
 #[derive(Debug, Args)]

@@ -58,6 +58,9 @@ pub struct ContentSection {
     pub max_chars: u64,
     /// Collapse whitespace runs to one space; false keeps paragraphs on their own lines.
     pub normalize_whitespace: bool,
+    /// Send the bytes as `_attachment` through this ingest pipeline (a cluster that runs the
+    /// attachment processor) instead of extracting in the runner.
+    pub ingest_pipeline: Option<String>,
 }
 
 /// Runner settings every source has.
@@ -135,6 +138,8 @@ pub struct TenantConfig {
     /// What the tenant allows the component to do with its secrets (required for a
     /// component given by path that declares a credential).
     pub credential: Option<CredentialPin>,
+    /// Basic sync rules, applied by the host to every document before content is fetched.
+    pub rules: crate::rules::Rules,
 }
 
 /// `[credential]`: the credential scheme the tenant agreed to, where its secrets may go and
@@ -309,11 +314,13 @@ impl TenantConfig {
             extract: true,
             max_chars: 1_000_000,
             normalize_whitespace: true,
+            ingest_pipeline: None,
         };
         let mut sandbox = SandboxSection::default();
         let mut sync = SyncSection::default();
         let mut schedule = ScheduleSection::default();
         let mut credential = None;
+        let mut rules = crate::rules::Rules::default();
         let mut sync_given: Vec<String> = vec![];
         let set_sync = |sync: &mut SyncSection,
                         given: &mut Vec<String>,
@@ -355,6 +362,7 @@ impl TenantConfig {
                 "schedule" => {
                     schedule = ScheduleSection::parse(&name, table(&name, "schedule", value)?)?;
                 }
+                "rules" => rules = crate::rules::Rules::parse(&name, &value)?,
                 "credential" => {
                     credential = Some(CredentialPin::parse(
                         &name,
@@ -397,8 +405,19 @@ impl TenantConfig {
                                 content.normalize_whitespace =
                                     boolean(&name, "content.normalize_whitespace", &value)?
                             }
+                            "ingest_pipeline" => {
+                                let pipeline = string(&name, "content.ingest_pipeline", &value)?;
+                                if pipeline.is_empty()
+                                    || pipeline.contains(['/', ' ', '?', '#', '&'])
+                                {
+                                    bail!(
+                                        "{name}: content.ingest_pipeline: {pipeline:?} is not a pipeline name"
+                                    );
+                                }
+                                content.ingest_pipeline = Some(pipeline);
+                            }
                             other => bail!(
-                                "{name}: content.{other}: unknown field (known: max_bytes, extract, max_chars, normalize_whitespace)"
+                                "{name}: content.{other}: unknown field (known: max_bytes, extract, max_chars, normalize_whitespace, ingest_pipeline)"
                             ),
                         }
                     }
@@ -440,7 +459,7 @@ impl TenantConfig {
                     }
                 }
                 other => bail!(
-                    "{name}: `{other}`: unknown key (known: tenant, connector, [source], [credential], [sync], [schedule], [elasticsearch], [content], [sandbox])"
+                    "{name}: `{other}`: unknown key (known: tenant, connector, [source], [credential], [[rules]], [sync], [schedule], [elasticsearch], [content], [sandbox])"
                 ),
             }
         }
@@ -481,6 +500,7 @@ impl TenantConfig {
             schedule,
             sandbox,
             credential,
+            rules,
         })
     }
 

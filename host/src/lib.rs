@@ -17,6 +17,7 @@ pub mod outputs;
 pub mod progress;
 pub mod report;
 pub mod retry;
+pub mod rules;
 pub mod runtime;
 pub mod serve;
 pub mod sink;

@@ -24,11 +24,20 @@ pub enum OutputError {
     Failed(String),
 }
 
-/// A run's sink, the channel its acknowledgements come back on, and its checkpoint store.
+/// A run's sinks, the channel their acknowledgements come back on, and its checkpoint store.
 pub struct Outputs {
+    /// The content index.
     pub sink: Sink,
+    /// `.search-acl-filter-<index>`, when the connector writes access-control documents.
+    pub access_control: Option<Sink>,
     pub acks: mpsc::UnboundedReceiver<WriteAck>,
     pub store: Arc<StateStore>,
+}
+
+/// The access-control index beside a content index, as Elastic's document-level security
+/// expects it.
+pub fn access_control_index(index: &str) -> String {
+    format!(".search-acl-filter-{index}")
 }
 
 /// How to reach the cluster of an `[elasticsearch]` section.
@@ -81,8 +90,10 @@ pub async fn open(
                 }
             }
         };
+        // A dry run prints access-control documents with the others.
         return Ok(Outputs {
             sink: Sink::DryRun(DryRunSink::new(out, acks_tx)),
+            access_control: None,
             acks,
             store: Arc::new(StateStore::Memory(MemoryStateStore::default())),
         });
@@ -98,19 +109,39 @@ pub async fn open(
         retry_budget: settings.retry_budget(),
         ..BulkSettings::default()
     };
-    let connected = match bulk {
-        Some(share) => {
-            EsSink::connect_with_budget(&settings, &section.index, bulk_settings, share, acks_tx)
-                .await
-        }
-        None => EsSink::connect(&settings, &section.index, bulk_settings, acks_tx).await,
+    let bulk = bulk.unwrap_or_else(|| {
+        crate::budget::Budgets::for_one_run(1)
+            .bulk_kib
+            .join(&tenant.config.tenant)
+    });
+    let writes_acl = tenant
+        .info
+        .scopes
+        .iter()
+        .any(|s| s.target == crate::source::IndexTarget::AccessControl);
+    let access_control = if writes_acl {
+        let index = access_control_index(&section.index);
+        let sink = EsSink::connect_with_budget(
+            &settings,
+            &index,
+            bulk_settings,
+            bulk.pool_share(),
+            acks_tx.clone(),
+        )
+        .await
+        .map_err(|e| OutputError::Failed(format!("Elasticsearch at {}: {e:#}", section.url)))?;
+        Some(Sink::Elasticsearch(sink))
+    } else {
+        None
     };
-    let sink = connected
+    let sink = EsSink::connect_with_budget(&settings, &section.index, bulk_settings, bulk, acks_tx)
+        .await
         .map(Sink::Elasticsearch)
         .map_err(|e| OutputError::Failed(format!("Elasticsearch at {}: {e:#}", section.url)))?;
     let store = state_store(&tenant.config)?;
     Ok(Outputs {
         sink,
+        access_control,
         acks,
         store: Arc::new(store),
     })

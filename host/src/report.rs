@@ -37,6 +37,10 @@ pub struct SyncReport {
     pub content_retries_given_up: u64,
     /// Enumerations that completed but whose purge was refused because writes were rejected.
     pub purges_skipped: Vec<String>,
+    /// Documents the sync rules excluded.
+    pub excluded: u64,
+    /// What each sync rule decided.
+    pub rules: Vec<RuleCount>,
     /// Writes the search engine rejected.
     pub write_failures: u64,
     pub write_failure_examples: Vec<String>,
@@ -56,6 +60,13 @@ pub struct SyncReport {
     /// The resume point the run ended on (committed when the run succeeded).
     #[serde(skip)]
     pub last_checkpoint: Option<String>,
+}
+
+/// How many documents one sync rule decided.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RuleCount {
+    pub rule: String,
+    pub documents: u64,
 }
 
 impl SyncReport {
@@ -79,6 +90,12 @@ impl SyncReport {
             "  documents:  {} seen, {} indexed, {} metadata-only (content unchanged), {} deleted, {} purged\n",
             self.seen, self.indexed, self.unchanged_content, self.deleted, self.purged
         ));
+        if !self.rules.is_empty() {
+            out.push_str(&format!("  rules:      {} excluded\n", self.excluded));
+            for r in &self.rules {
+                out.push_str(&format!("              {:>8}  {}\n", r.documents, r.rule));
+            }
+        }
         if !self.skipped.is_empty() {
             let reasons: Vec<String> = self
                 .skipped

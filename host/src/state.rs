@@ -43,6 +43,9 @@ pub struct TenantState {
     pub open_enumerations: BTreeMap<String, String>,
     /// Content to fetch again in the next run.
     pub content_retries: Vec<PendingContent>,
+    /// The sync rules the checkpoint was taken under (their digest): other rules need a full
+    /// enumeration to add what they now include and purge what they now exclude.
+    pub rules_digest: Option<String>,
     /// The connector (component id) that wrote this state.
     pub connector: String,
     /// When this state was last written (RFC 3339).
@@ -97,6 +100,8 @@ struct StateDoc {
     open_enumerations: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     content_retries: Vec<PendingContent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rules_digest: Option<String>,
     #[serde(default)]
     lease: Option<Lease>,
     #[serde(default)]
@@ -109,6 +114,7 @@ impl StateDoc {
             checkpoint: self.checkpoint.clone(),
             open_enumerations: self.open_enumerations.clone(),
             content_retries: self.content_retries.clone(),
+            rules_digest: self.rules_digest.clone(),
             connector: self.connector.clone(),
             updated_at: self.updated_at.clone(),
         }
@@ -332,6 +338,7 @@ fn fresh_doc(tenant: &str, connector: &str) -> StateDoc {
         checkpoint: None,
         open_enumerations: BTreeMap::new(),
         content_retries: vec![],
+        rules_digest: None,
         lease: None,
         updated_at: rfc3339(SystemTime::now()),
     }
@@ -412,6 +419,7 @@ async fn commit(b: &impl Backend, tenant: &str, state: &TenantState) -> Result<(
     doc.checkpoint = state.checkpoint.clone();
     doc.open_enumerations = state.open_enumerations.clone();
     doc.content_retries = state.content_retries.clone();
+    doc.rules_digest = state.rules_digest.clone();
     if !state.connector.is_empty() {
         doc.connector = state.connector.clone();
     }

@@ -16,12 +16,9 @@ use crate::cli::{Cli, Command, ConfigArg};
 use crate::config::TenantConfig;
 use crate::outputs::OutputError;
 use crate::runtime::Runtime;
-use crate::sink::{Sink, WriteAck};
 use crate::state::StateStore;
 use crate::tenant::{PrepareError, Secrets, Tenant};
 use std::path::PathBuf;
-use std::sync::Arc;
-use tokio::sync::mpsc;
 
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
@@ -103,11 +100,10 @@ pub(crate) fn state_store(config: &TenantConfig) -> Result<StateStore, u8> {
 pub(crate) async fn open_outputs(
     tenant: &Tenant,
     dry_run: Option<&PathBuf>,
-) -> Result<(Sink, mpsc::UnboundedReceiver<WriteAck>, Arc<StateStore>), u8> {
-    let outputs = crate::outputs::open(tenant, dry_run, None)
+) -> Result<crate::outputs::Outputs, u8> {
+    crate::outputs::open(tenant, dry_run, None)
         .await
-        .map_err(output_failure)?;
-    Ok((outputs.sink, outputs.acks, outputs.store))
+        .map_err(output_failure)
 }
 
 fn output_failure(e: OutputError) -> u8 {

@@ -13,21 +13,13 @@ pub async fn run(runtime: &Runtime, args: SyncArgs) -> u8 {
         Ok(t) => t,
         Err(code) => return code,
     };
-    let (sink, acks, store) = match open_outputs(&tenant, args.dry_run.as_ref()).await {
+    let outputs = match open_outputs(&tenant, args.dry_run.as_ref()).await {
         Ok(o) => o,
         Err(code) => return code,
     };
     let options = SyncOptions::alone(&tenant, args.full, !args.quiet);
-    let (report, result) = sync::run(
-        runtime,
-        &tenant,
-        sink,
-        acks,
-        store,
-        &options,
-        args.dry_run.is_some(),
-    )
-    .await;
+    let (report, result) =
+        sync::run(runtime, &tenant, outputs, &options, args.dry_run.is_some()).await;
     eprint!("{}", report.render());
     if let Some(path) = &args.report {
         let json = serde_json::to_string_pretty(&report).unwrap_or_default();

@@ -37,12 +37,11 @@ pub async fn run(runtime: &Runtime, args: WatchArgs) -> u8 {
     };
     let mut rounds = 0u64;
     loop {
-        let (sink, acks, store) = match open_outputs(&tenant, None).await {
+        let outputs = match open_outputs(&tenant, None).await {
             Ok(o) => o,
             Err(code) => return code,
         };
-        let (report, result) =
-            sync::run(runtime, &tenant, sink, acks, store, &options, false).await;
+        let (report, result) = sync::run(runtime, &tenant, outputs, &options, false).await;
         tracing::info!(
             mode = %report.mode,
             seen = report.seen,

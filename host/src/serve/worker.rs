@@ -333,16 +333,7 @@ async fn one_run(
         budgets: shared.budgets.clone(),
         lease_ttl: shared.settings.lease,
     };
-    sync::run(
-        &shared.runtime,
-        tenant,
-        outputs.sink,
-        outputs.acks,
-        outputs.store,
-        &options,
-        false,
-    )
-    .await
+    sync::run(&shared.runtime, tenant, outputs, &options, false).await
 }
 
 /// A watch slot: sync, then wait for changes and sync again, until stopped.

@@ -248,6 +248,21 @@ fn prepare(write: Write, token: u64, now: SystemTime) -> anyhow::Result<Prepared
             push_line(&mut buf, &json!({ "doc": doc, "upsert": upsert }))?;
             (id, Op::Index)
         }
+        Write::IndexVia {
+            id,
+            mut source,
+            pipeline,
+        } => {
+            source
+                .entry("_timestamp")
+                .or_insert_with(|| Value::String(rfc3339(now)));
+            push_line(
+                &mut buf,
+                &json!({ "index": { "_id": id, "pipeline": pipeline } }),
+            )?;
+            push_line(&mut buf, &source)?;
+            (id, Op::Index)
+        }
         Write::Update { id, fields } => {
             push_line(&mut buf, &json!({ "update": { "_id": id } }))?;
             push_line(&mut buf, &json!({ "doc": fields }))?;
@@ -628,6 +643,27 @@ mod tests {
                 .contains_key("content_key")
         );
         assert!(!l[1]["upsert"].as_object().unwrap().contains_key("body"));
+    }
+
+    #[test]
+    fn an_index_through_a_pipeline_is_a_plain_index_with_its_timestamp() {
+        let p = prepare(
+            Write::IndexVia {
+                id: "x".into(),
+                source: obj(json!({"_attachment": "aGk="})),
+                pipeline: "attachment".into(),
+            },
+            4,
+            SystemTime::UNIX_EPOCH,
+        )
+        .unwrap();
+        let l = lines(&p);
+        assert_eq!(
+            l[0],
+            json!({"index": {"_id": "x", "pipeline": "attachment"}})
+        );
+        assert_eq!(l[1]["_attachment"], json!("aGk="));
+        assert_eq!(l[1]["_timestamp"], json!("1970-01-01T00:00:00.000Z"));
     }
 
     #[test]

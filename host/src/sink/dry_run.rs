@@ -69,6 +69,11 @@ impl DryRunSink {
                 id,
                 doc: Some(fields),
             },
+            Write::IndexVia { id, source, .. } => WriteLine {
+                op: "index",
+                id,
+                doc: Some(source),
+            },
             Write::Patch { id, fields } => WriteLine {
                 op: "patch",
                 id,
@@ -82,7 +87,7 @@ impl DryRunSink {
         };
         self.line(&line)?;
         self.count(|s| match write {
-            Write::Index { .. } => s.indexed += 1,
+            Write::Index { .. } | Write::IndexVia { .. } => s.indexed += 1,
             Write::Update { .. } | Write::Patch { .. } => s.updated += 1,
             Write::Delete { .. } => s.deleted += 1,
         });

@@ -28,6 +28,13 @@ pub enum Write {
         id: String,
         fields: Map<String, Value>,
     },
+    /// Replace the whole document through an ingest pipeline (which does not run on the
+    /// update+upsert a plain `Index` may become): `source` carries its own `_timestamp`.
+    IndexVia {
+        id: String,
+        source: Map<String, Value>,
+        pipeline: String,
+    },
     /// Merge `fields` into the document if it still exists; a missing document counts as
     /// success (a later run's content retry for a document deleted meanwhile).
     Patch {
@@ -43,6 +50,7 @@ impl Write {
     pub fn id(&self) -> &str {
         match self {
             Write::Index { id, .. }
+            | Write::IndexVia { id, .. }
             | Write::Update { id, .. }
             | Write::Patch { id, .. }
             | Write::Delete { id } => id,

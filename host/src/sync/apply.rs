@@ -3,8 +3,9 @@
 //! enumeration markers whose end purges what the enumeration did not see, but only when the
 //! search engine acknowledged every write of it.
 use super::content::{self, ContentOutcome};
-use super::document::{assemble, content_patch};
+use super::document::{assemble, assemble_identity, content_patch};
 use super::run::Run;
+use crate::rules::Policy;
 use crate::sink::Write;
 use crate::source::{Change, Document, IndexTarget};
 use anyhow::{Context, bail};
@@ -19,19 +20,6 @@ impl Run<'_> {
         seq: u64,
         changes: Vec<Change>,
     ) -> anyhow::Result<()> {
-        for change in &changes {
-            let scope = match change {
-                Change::Upsert(d) => &d.scope,
-                Change::Delete { scope, .. } | Change::DeleteTree { scope, .. } => scope,
-                Change::BeginEnumeration(scope) | Change::EndEnumeration(scope) => scope,
-            };
-            if self.tenant.info.target_of(scope) == IndexTarget::AccessControl {
-                bail!(
-                    "the {} component writes access-control documents (scope {scope:?}), which this runner does not index yet",
-                    self.tenant.info.id
-                );
-            }
-        }
         // One `_mget` per page tells which documents already carry the same content.
         let keyed: Vec<String> = changes
             .iter()
@@ -47,7 +35,8 @@ impl Run<'_> {
         let stored_keys = if keyed.is_empty() {
             Default::default()
         } else {
-            self.sink
+            self.sinks
+                .documents
                 .content_keys(&keyed)
                 .await
                 .context("reading stored content keys")?
@@ -73,27 +62,32 @@ impl Run<'_> {
                     }
                     self.upsert(seq, doc, &stored_keys).await?;
                 }
-                Change::Delete { id, .. } => {
+                Change::Delete { scope, id } => {
                     self.drain().await?;
                     in_flight.clear();
                     if let Ok(mut book) = self.retries.lock() {
                         book.settled(&id);
                     }
+                    let sink = self.sinks.of(self.tenant.info.target_of(&scope))?.clone();
                     self.add(seq);
-                    self.sink.submit(Write::Delete { id }, seq).await?;
+                    sink.submit(Write::Delete { id }, seq).await?;
                     self.report.deleted += 1;
                     self.drain().await?;
                 }
-                Change::DeleteTree { field, value, .. } => {
+                Change::DeleteTree {
+                    scope,
+                    field,
+                    value,
+                } => {
                     self.drain().await?;
                     in_flight.clear();
+                    let sink = self.sinks.of(self.tenant.info.target_of(&scope))?.clone();
                     let keep: Vec<String> = last_upsert
                         .iter()
                         .filter(|(_, last)| **last > position)
                         .map(|(id, _)| id.clone())
                         .collect();
-                    let n = self
-                        .sink
+                    let n = sink
                         .delete_tree(&field, &value, &keep)
                         .await
                         .with_context(|| format!("deleting {field} = {value:?} and below"))?;
@@ -112,7 +106,7 @@ impl Run<'_> {
                     in_flight.clear();
                     // Every write of the enumeration is acknowledged now; a rejected one
                     // still carries an older marker and would be purged as if it were gone.
-                    let rejected = self.sink.stats().failed;
+                    let rejected = self.sinks.failed();
                     if rejected > 0 {
                         self.report.purges_skipped.push(scope.clone());
                         bail!(
@@ -121,7 +115,8 @@ impl Run<'_> {
                         );
                     }
                     self.open.remove(&scope);
-                    let n = self.sink.purge_unseen(&scope, &marker).await.with_context(|| {
+                    let sink = self.sinks.of(self.tenant.info.target_of(&scope))?.clone();
+                    let n = sink.purge_unseen(&scope, &marker).await.with_context(|| {
                         format!("removing documents of scope {scope:?} that the completed enumeration did not see")
                     })?;
                     tracing::info!(%scope, purged = n, "enumeration complete");
@@ -151,12 +146,43 @@ impl Run<'_> {
             .get(&doc.scope)
             .cloned()
             .unwrap_or_else(|| self.run_marker.clone());
+        let target = self.tenant.info.target_of(&doc.scope);
+        if target == IndexTarget::AccessControl {
+            // Identities: stored as the component wrote them, with the run marker only.
+            let source = assemble_identity(fields, &doc.scope, &marker);
+            self.counters.indexed.fetch_add(1, Ordering::Relaxed);
+            let sink = self.sinks.of(target)?.clone();
+            self.add(seq);
+            return sink.submit(Write::Index { id: doc.id, source }, seq).await;
+        }
+        let rules = &self.tenant.config.rules;
+        if !rules.is_empty() {
+            let decision = rules.decide(&fields);
+            self.rule_counts.count(decision);
+            if decision.policy == Policy::Exclude {
+                self.report.excluded += 1;
+                if let Ok(mut book) = self.retries.lock() {
+                    book.settled(&doc.id);
+                }
+                // Inside an enumeration the purge at its end removes it; a delta removes it
+                // now, in case it was indexed before the rule existed.
+                if !self.open.contains_key(&doc.scope) {
+                    self.add(seq);
+                    self.sinks
+                        .documents
+                        .submit(Write::Delete { id: doc.id }, seq)
+                        .await?;
+                }
+                return Ok(());
+            }
+        }
         let Some(mut request) = doc.content else {
             let source = assemble(fields, &doc.scope, &marker, None, None);
             self.counters.indexed.fetch_add(1, Ordering::Relaxed);
             self.add(seq);
             return self
-                .sink
+                .sinks
+                .documents
                 .submit(Write::Index { id: doc.id, source }, seq)
                 .await;
         };
@@ -172,7 +198,8 @@ impl Run<'_> {
             self.counters.unchanged.fetch_add(1, Ordering::Relaxed);
             self.add(seq);
             return self
-                .sink
+                .sinks
+                .documents
                 .submit(Write::Update { id: doc.id, fields }, seq)
                 .await;
         }
@@ -187,7 +214,8 @@ impl Run<'_> {
             self.counters.indexed.fetch_add(1, Ordering::Relaxed);
             self.add(seq);
             return self
-                .sink
+                .sinks
+                .documents
                 .submit(Write::Index { id: doc.id, source }, seq)
                 .await;
         }
@@ -196,7 +224,7 @@ impl Run<'_> {
         let share = self.download_share.acquire(1).await;
         self.add(seq);
         let (sink, fetcher, counters, ledger, retries) = (
-            self.sink.clone(),
+            self.sinks.documents.clone(),
             self.fetcher.clone(),
             self.counters.clone(),
             self.ledger.clone(),
@@ -204,6 +232,7 @@ impl Run<'_> {
         );
         let scope = doc.scope;
         let id = doc.id;
+        let pipeline = self.tenant.config.content.ingest_pipeline.clone();
         self.downloads.spawn(
             async move {
                 let outcome = fetcher.fetch(&request).await;
@@ -219,7 +248,15 @@ impl Run<'_> {
                 }
                 counters.indexed.fetch_add(1, Ordering::Relaxed);
                 let source = assemble(fields, &scope, &marker, Some(&outcome), key.as_deref());
-                if let Err(e) = sink.submit(Write::Index { id, source }, seq).await {
+                let write = match (&outcome, pipeline) {
+                    (ContentOutcome::Attachment(_), Some(pipeline)) => Write::IndexVia {
+                        id,
+                        source,
+                        pipeline,
+                    },
+                    _ => Write::Index { id, source },
+                };
+                if let Err(e) = sink.submit(write, seq).await {
                     if let Ok(mut l) = ledger.lock() {
                         l.cancel(seq);
                     }
@@ -268,9 +305,21 @@ impl Run<'_> {
                 }
                 continue;
             }
+            if let ContentOutcome::Attachment(_) = outcome {
+                // An ingest pipeline runs on whole-document writes only, not on a merge.
+                tracing::info!(
+                    document = %entry.id,
+                    "content for the ingest pipeline is not retried by a merge; the file is sent again when it changes or on --full"
+                );
+                if let Ok(mut book) = self.retries.lock() {
+                    book.settled(&entry.id);
+                }
+                continue;
+            }
             let fields = content_patch(&outcome, entry.request.content_key.as_deref());
             self.add(seq);
-            self.sink
+            self.sinks
+                .documents
                 .submit(
                     Write::Patch {
                         id: entry.id.clone(),
@@ -281,9 +330,9 @@ impl Run<'_> {
                 .await?;
             settled.push(entry.id);
         }
-        let before = self.sink.stats().failed;
+        let before = self.sinks.failed();
         self.drain().await?;
-        if self.sink.stats().failed == before
+        if self.sinks.failed() == before
             && let Ok(mut book) = self.retries.lock()
         {
             for id in &settled {
@@ -296,7 +345,7 @@ impl Run<'_> {
 
 fn record_outcome(counters: &super::run::Counters, id: &str, outcome: &ContentOutcome) {
     match outcome {
-        ContentOutcome::Extracted { .. } => {}
+        ContentOutcome::Extracted { .. } | ContentOutcome::Attachment(_) => {}
         ContentOutcome::Skipped(reason) => counters.skip(reason),
         ContentOutcome::Failed(reason) => {
             tracing::warn!(document = %id, "content not indexed this time (the next run tries again): {reason}");

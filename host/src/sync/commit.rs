@@ -29,6 +29,8 @@ pub struct Committer {
     pub store: Arc<StateStore>,
     pub tenant: String,
     pub connector: String,
+    /// The digest of the sync rules this run applies.
+    pub rules_digest: Option<String>,
 }
 
 impl Committer {
@@ -69,6 +71,7 @@ impl Committer {
                         checkpoint: Some(checkpoint),
                         open_enumerations: ready.open_enumerations,
                         content_retries,
+                        rules_digest: self.rules_digest.clone(),
                         connector: self.connector.clone(),
                         updated_at: now_rfc3339(),
                     };

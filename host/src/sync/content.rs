@@ -36,6 +36,8 @@ pub enum ContentOutcome {
     /// moved after it was listed: the delta that follows says so). Not a failure of the run;
     /// no key is recorded, so a later run that still sees the file fetches it.
     Unavailable(String),
+    /// The raw bytes, for the cluster's ingest pipeline to extract (`content.ingest_pipeline`).
+    Attachment(Bytes),
 }
 
 impl ContentOutcome {
@@ -45,6 +47,7 @@ impl ContentOutcome {
             ContentOutcome::Skipped(_) => "skipped",
             ContentOutcome::Failed(_) => "failed",
             ContentOutcome::Unavailable(_) => "unavailable",
+            ContentOutcome::Attachment(_) => "pipeline",
         }
     }
 
@@ -66,9 +69,11 @@ pub struct ContentFetcher {
     http: Arc<HttpService>,
     grants: Vec<DirGrant>,
     max_bytes: u64,
-    /// The tenant's extractor pool; none when extraction is off.
+    /// The tenant's extractor pool; none when extraction is off or the cluster extracts.
     extractor: Option<Extractor>,
     limits: ExtractLimits,
+    /// Hand the bytes to the cluster's ingest pipeline instead of extracting them here.
+    pipeline: bool,
     shared: Mutex<HashMap<String, Arc<OnceCell<ContentOutcome>>>>,
     /// The text budget the shared extractions draw on.
     text_share: Share,
@@ -89,6 +94,7 @@ impl ContentFetcher {
         max_bytes: u64,
         extractor: Option<Extractor>,
         limits: ExtractLimits,
+        pipeline: bool,
         text_share: Share,
     ) -> Self {
         ContentFetcher {
@@ -97,6 +103,7 @@ impl ContentFetcher {
             max_bytes,
             extractor,
             limits,
+            pipeline,
             shared: Mutex::new(HashMap::new()),
             text_share,
             text_grants: Default::default(),
@@ -109,6 +116,18 @@ impl ContentFetcher {
 
     /// Decide without fetching whether this content would be skipped.
     pub fn precheck(&self, request: &ContentRequest) -> Option<ContentOutcome> {
+        if let Some(size) = request.size
+            && size > self.max_bytes
+        {
+            return Some(ContentOutcome::Skipped(format!(
+                "too large ({size} bytes > content.max_bytes {})",
+                self.max_bytes
+            )));
+        }
+        if self.pipeline {
+            // The cluster decides what it can read.
+            return None;
+        }
         let Some(extractor) = &self.extractor else {
             return Some(ContentOutcome::Skipped("extraction disabled".into()));
         };
@@ -220,6 +239,9 @@ impl ContentFetcher {
         self.bytes_fetched
             .fetch_add(body.len() as u64, Ordering::Relaxed);
         let bytes = body.len() as u64;
+        if self.pipeline {
+            return ContentOutcome::Attachment(body);
+        }
         let Some(extractor) = &self.extractor else {
             return ContentOutcome::Skipped("extraction disabled".into());
         };

@@ -16,7 +16,7 @@ pub fn assemble(
     // extraction off) is decided again each run without downloading, so raising
     // `content.max_bytes` or turning extraction on takes effect; a failure is retried.
     let record_key = match content {
-        Some(ContentOutcome::Extracted { .. }) => true,
+        Some(ContentOutcome::Extracted { .. } | ContentOutcome::Attachment(_)) => true,
         Some(_) => false,
         // Metadata-only update: the stored content (and its key) stays valid.
         None => content_key.is_some(),
@@ -35,13 +35,24 @@ pub fn assemble(
     fields
 }
 
+/// The stored form of an access-control document (an identity): the component's fields and
+/// the run marker the purge of departed members needs, nothing about content.
+pub fn assemble_identity(
+    mut fields: Map<String, Value>,
+    scope: &str,
+    marker: &str,
+) -> Map<String, Value> {
+    fields.insert("tributary".into(), json!({ "scope": scope, "run": marker }));
+    fields
+}
+
 /// The content part of a document alone: what a later run's retry of a failed fetch merges
 /// into the stored document.
 pub fn content_patch(outcome: &ContentOutcome, content_key: Option<&str>) -> Map<String, Value> {
     let mut fields = Map::new();
     content_fields(&mut fields, outcome);
     let key = match outcome {
-        ContentOutcome::Extracted { .. } => content_key,
+        ContentOutcome::Extracted { .. } | ContentOutcome::Attachment(_) => content_key,
         _ => None,
     };
     fields.insert(
@@ -83,18 +94,17 @@ fn content_fields(fields: &mut Map<String, Value>, outcome: &ContentOutcome) {
                     meta.insert(k.into(), v);
                 }
             };
-            put(
-                "format",
-                Some(metadata.format.clone())
-                    .filter(|f| !f.is_empty())
-                    .map(Value::String),
-            );
             put("title", metadata.title.clone().map(Value::String));
             put("author", metadata.author.clone().map(Value::String));
             put("pages", metadata.pages.map(Value::from));
             put("sheets", metadata.sheets.map(Value::from));
             put("slides", metadata.slides.map(Value::from));
+            // Only when the file said something about itself: a plain text file's format
+            // alone is not worth the bytes (the extension says as much).
             if !meta.is_empty() {
+                if !metadata.format.is_empty() {
+                    meta.insert("format".into(), Value::String(metadata.format.clone()));
+                }
                 fields.insert("content_meta".into(), Value::Object(meta));
             }
         }
@@ -104,6 +114,13 @@ fn content_fields(fields: &mut Map<String, Value>, outcome: &ContentOutcome) {
             fields.insert(
                 "content_skipped_reason".into(),
                 Value::String(reason.clone()),
+            );
+        }
+        ContentOutcome::Attachment(bytes) => {
+            use base64::Engine as _;
+            fields.insert(
+                "_attachment".into(),
+                Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)),
             );
         }
     }
@@ -137,6 +154,22 @@ mod tests {
         );
         assert_eq!(doc["content_truncated"], json!(true));
         assert_eq!(doc["content_meta"], json!({"format": "pdf", "pages": 3}));
+        let plain = assemble(
+            Map::new(),
+            "files",
+            "r",
+            Some(&ContentOutcome::Extracted {
+                text: Arc::from("x"),
+                bytes: 1,
+                truncated: false,
+                metadata: Arc::new(crate::extract::Metadata {
+                    format: "text".into(),
+                    ..Default::default()
+                }),
+            }),
+            None,
+        );
+        assert!(plain.get("content_meta").is_none() && plain.get("content_truncated").is_none());
         assert_eq!(doc["body"], json!("hello"));
         assert_eq!(doc["content_status"], json!("extracted"));
         assert_eq!(

@@ -28,10 +28,9 @@ mod run;
 
 use crate::budget::Budgets;
 use crate::http::CredentialError;
+use crate::outputs::Outputs;
 use crate::report::SyncReport;
 use crate::runtime::{GuestError, Runtime};
-use crate::sink::{Sink, WriteAck};
-use crate::state::StateStore;
 use crate::tenant::Tenant;
 use anyhow::anyhow;
 use run::Run;
@@ -39,7 +38,6 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
 
 /// How a run failed; the CLI turns each kind into its own exit code.
 #[derive(Debug, thiserror::Error)]
@@ -91,16 +89,20 @@ impl SyncOptions {
 /// A lone run's lease on its tenant is considered abandoned after this long without renewal.
 pub const LEASE_TTL: Duration = Duration::from_secs(600);
 
-/// Run one sync of `tenant` into `sink`, with checkpoints in `store`.
+/// Run one sync of `tenant` into its outputs (sinks and checkpoint store).
 pub async fn run(
     runtime: &Runtime,
     tenant: &Tenant,
-    sink: Sink,
-    acks: mpsc::UnboundedReceiver<WriteAck>,
-    store: Arc<StateStore>,
+    outputs: Outputs,
     options: &SyncOptions,
     dry_run: bool,
 ) -> (SyncReport, Result<(), SyncError>) {
+    let Outputs {
+        sink,
+        access_control,
+        acks,
+        store,
+    } = outputs;
     let started = Instant::now();
     let mut report = SyncReport {
         tenant: tenant.config.tenant.clone(),
@@ -159,7 +161,8 @@ pub async fn run(
         stats.rate_limited.load(Ordering::Relaxed),
     );
     let refreshes = tenant.http.tokens().map(|t| t.refreshes()).unwrap_or(0);
-    let extractor = if tenant.config.content.extract {
+    let content = &tenant.config.content;
+    let extractor = if content.extract && content.ingest_pipeline.is_none() {
         match tenant.extractor(runtime).await {
             Ok(extractor) => Some(extractor),
             Err(e) => {
@@ -172,7 +175,18 @@ pub async fn run(
     } else {
         None
     };
-    let mut run = Run::new(tenant, sink, store.clone(), options, &mut report, extractor);
+    let sinks = run::Sinks {
+        documents: Arc::new(sink),
+        access_control: access_control.map(Arc::new),
+    };
+    let mut run = Run::new(
+        tenant,
+        sinks,
+        store.clone(),
+        options,
+        &mut report,
+        extractor,
+    );
     let result = run.execute(runtime, state, acks).await;
     let sink_stats = run.finish().await;
     if let Err(e) = store.release(&tenant.config.tenant).await {

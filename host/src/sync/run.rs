@@ -11,6 +11,7 @@ use crate::progress::Progress;
 use crate::report::SyncReport;
 use crate::runtime::{Connector, GuestError, Runtime, Session};
 use crate::sink::{Sink, WriteAck};
+use crate::source::IndexTarget;
 use crate::state::{StateStore, TenantState};
 use crate::tenant::Tenant;
 use anyhow::{Context, anyhow};
@@ -40,9 +41,47 @@ impl Counters {
     }
 }
 
+/// Where a run's writes go: the content index, and the access-control index when the
+/// connector writes identities.
+pub(super) struct Sinks {
+    pub documents: Arc<Sink>,
+    pub access_control: Option<Arc<Sink>>,
+}
+
+impl Sinks {
+    /// The sink of a scope's index.
+    pub fn of(&self, target: IndexTarget) -> anyhow::Result<&Arc<Sink>> {
+        match target {
+            IndexTarget::Documents => Ok(&self.documents),
+            IndexTarget::AccessControl => self.access_control.as_ref().ok_or_else(|| {
+                anyhow!("this run has no access-control index (a dry run prints those documents with the others)")
+            }),
+        }
+    }
+
+    /// Wait until every write to either index is acknowledged.
+    pub async fn drain(&self) -> anyhow::Result<()> {
+        self.documents.drain().await?;
+        if let Some(acl) = &self.access_control {
+            acl.drain().await?;
+        }
+        Ok(())
+    }
+
+    /// Writes rejected so far, both indices.
+    pub fn failed(&self) -> u64 {
+        self.documents.stats().failed
+            + self
+                .access_control
+                .as_ref()
+                .map(|s| s.stats().failed)
+                .unwrap_or(0)
+    }
+}
+
 pub(super) struct Run<'a> {
     pub tenant: &'a Tenant,
-    pub sink: Arc<Sink>,
+    pub sinks: Sinks,
     store: Arc<StateStore>,
     options: &'a SyncOptions,
     pub report: &'a mut SyncReport,
@@ -60,13 +99,15 @@ pub(super) struct Run<'a> {
     committed: Option<watch::Receiver<Progressed>>,
     pub open: OpenEnumerations,
     pub run_marker: String,
+    /// What each sync rule decided this run.
+    pub rule_counts: crate::rules::RuleCounts,
     progress: Progress,
 }
 
 impl<'a> Run<'a> {
     pub fn new(
         tenant: &'a Tenant,
-        sink: Sink,
+        sinks: Sinks,
         store: Arc<StateStore>,
         options: &'a SyncOptions,
         report: &'a mut SyncReport,
@@ -79,6 +120,7 @@ impl<'a> Run<'a> {
             tenant.config.content.max_bytes,
             extractor,
             tenant.extract_limits(),
+            tenant.config.content.ingest_pipeline.is_some(),
             shares.text_bytes,
         );
         let run_marker = format!(
@@ -91,7 +133,7 @@ impl<'a> Run<'a> {
         );
         Run {
             tenant,
-            sink: Arc::new(sink),
+            sinks,
             store,
             options,
             report,
@@ -107,6 +149,7 @@ impl<'a> Run<'a> {
             committed: None,
             open: OpenEnumerations::new(),
             run_marker,
+            rule_counts: Default::default(),
             progress: Progress::new(options.progress),
         }
     }
@@ -129,6 +172,7 @@ impl<'a> Run<'a> {
             store: self.store.clone(),
             tenant: self.tenant.config.tenant.clone(),
             connector: self.tenant.info.id.clone(),
+            rules_digest: self.tenant.config.rules.digest().map(str::to_string),
         };
         self.committer = Some(tokio::spawn(
             committer.run(acks, committed_tx).in_current_span(),
@@ -139,8 +183,15 @@ impl<'a> Run<'a> {
             .await
             .map_err(SyncError::Failed)?;
         let config = self.tenant.source.public_json();
+        let rules_changed = state.rules_digest.as_deref() != self.tenant.config.rules.digest();
         let (mode, reason, checkpoint) = match (&state.checkpoint, self.options.full) {
             (_, true) => (Mode::Full, "--full was given".to_string(), None),
+            (Some(_), false) if rules_changed => (
+                Mode::Full,
+                "the sync rules changed: everything is looked at again under the new rules"
+                    .to_string(),
+                None,
+            ),
             (None, false) => (
                 Mode::Full,
                 "no checkpoint stored for this tenant yet".to_string(),
@@ -296,7 +347,7 @@ impl<'a> Run<'a> {
         while let Some(done) = self.downloads.join_next().await {
             done.context("a download task panicked")??;
         }
-        self.sink.drain().await?;
+        self.sinks.drain().await?;
         self.notify.notify_one();
         Ok(())
     }
@@ -333,12 +384,34 @@ impl<'a> Run<'a> {
         self.downloads.abort_all();
         while self.downloads.join_next().await.is_some() {}
         self.progress.finish();
-        let drained = self.sink.drain().await;
+        let drained = self.sinks.drain().await;
         self.notify.notify_one();
-        let stats = match Arc::try_unwrap(self.sink) {
+        let Sinks {
+            documents,
+            access_control,
+        } = self.sinks;
+        let mut stats = match Arc::try_unwrap(documents) {
             Ok(sink) => sink.close().await,
             Err(_) => Err(anyhow!("the sink is still in use")),
         };
+        if let Some(acl) = access_control {
+            let closed = match Arc::try_unwrap(acl) {
+                Ok(sink) => sink.close().await,
+                Err(_) => Err(anyhow!("the access-control sink is still in use")),
+            };
+            stats = match (stats, closed) {
+                (Ok(mut a), Ok(b)) => {
+                    a.failed += b.failed;
+                    a.indexed += b.indexed;
+                    a.updated += b.updated;
+                    a.deleted += b.deleted;
+                    a.bulk_requests += b.bulk_requests;
+                    a.bytes_sent += b.bytes_sent;
+                    Ok(a)
+                }
+                (Err(e), _) | (_, Err(e)) => Err(e),
+            };
+        }
         if let Some(committer) = self.committer.take() {
             // The ack channel closed with the sink: the committer commits what it can and ends.
             match committer.await {
@@ -369,6 +442,12 @@ impl<'a> Run<'a> {
         if let Ok(ledger) = self.ledger.lock() {
             self.report.write_failure_examples = ledger.failures.iter().take(20).cloned().collect();
         }
+        self.report.rules = self
+            .rule_counts
+            .summary(&self.tenant.config.rules)
+            .into_iter()
+            .map(|(rule, documents)| crate::report::RuleCount { rule, documents })
+            .collect();
         drained?;
         stats
     }

@@ -117,6 +117,10 @@ fn known_mime(ext: &str) -> Option<&'static str> {
 
 /// Fields a document may carry; anything else is a mapping bug.
 const ALLOWED: &[&str] = &[
+    // What the extractor found out about the file (title, author, pages...), and whether its
+    // text was cut at content.max_chars: optional (null after a merge that cleared them).
+    "content_meta",
+    "content_truncated",
     "id",
     "type",
     "name",

@@ -155,6 +155,14 @@ fn the_template_component_syncs_a_paged_api_and_purges_deleted_items() -> anyhow
         &template_wasm(),
         json!({"url": format!("{}/items", api.url), "use_api_key": true, "api_key": API_KEY}),
     )?;
+    // Loaded from a path, the component may use the key only where the tenant says.
+    tributary_e2e::sandbox::allow_credential(
+        &mut tenant,
+        "header",
+        &[&api.url],
+        None,
+        &["api_key"],
+    )?;
     let report = tenant.sync_ok()?;
     assert_eq!(report["seen"], 3, "{report}");
     let docs = es.all_docs(&tenant.index)?;
