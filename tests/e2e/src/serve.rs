@@ -564,21 +564,7 @@ pub fn done_since<'a>(claims: &'a [Claim], tenant: &str, since_ms: u64) -> Optio
 }
 
 // ---------------------------------------------------------------------------------------------
-// Truth of a Dropbox tree or subtree and of a filtered local folder
-
-/// `assert_index_matches_tree` for a tenant of the whole account, leaving out the
-/// `content_meta` field the sandboxed extractor adds and fields a merge cleared to `null`
-/// (absent to a search): the shared truth's list of allowed fields knows neither yet.
-pub fn assert_index_matches_account(emu: &Emulator, es: &SearchServer, t: &Tenant) -> Result<()> {
-    let mut docs = es.all_docs(&t.index)?;
-    for doc in docs.values_mut() {
-        if let Some(fields) = doc.as_object_mut() {
-            fields.remove("content_meta");
-            fields.retain(|_, v| !v.is_null());
-        }
-    }
-    crate::assert_docs_match_tree(emu, &docs, &crate::CompareOptions::from_tenant(t))
-}
+// Truth of a Dropbox subtree and of a filtered local folder
 
 /// Compare the index with the emulator's tree below `prefix` (a tenant with `path = prefix`
 /// and `include_received_files = false`): every entry below it indexed once under its id,

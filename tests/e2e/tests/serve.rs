@@ -16,11 +16,13 @@ use tributary_e2e::fixtures::small_manifest;
 use tributary_e2e::local_folder::{assert_index_matches_folder, folder_tenant};
 use tributary_e2e::sandbox::{Behaviour, TestServer, hostile_tenant, planted};
 use tributary_e2e::serve::{
-    Claim, LogLine, Serve, ServeOptions, TenantsDir, assert_index_matches_account,
-    assert_index_matches_folder_where, assert_index_matches_subtree, cancel, done_since,
-    finished_since, get_text, is_process_line, metric, now_ms, schedule, status, tail, wait_claims,
+    Claim, LogLine, Serve, ServeOptions, TenantsDir, assert_index_matches_folder_where,
+    assert_index_matches_subtree, cancel, done_since, finished_since, get_text, is_process_line,
+    metric, now_ms, schedule, status, tail, wait_claims,
 };
-use tributary_e2e::{Emulator, SearchServer, Tenant, wait_for};
+use tributary_e2e::{
+    CompareOptions, Emulator, SearchServer, Tenant, assert_index_matches_tree, wait_for,
+};
 
 /// How long a first run may take: a debug-build runner compiling components into a cold
 /// cache on a machine shared with other builds.
@@ -113,7 +115,7 @@ fn two_tenants_with_different_components_sync_side_by_side_and_never_mix() -> Re
     let start = now_ms();
     wait_done(&es, &options, &serve, &dropbox.tenant, start, FIRST_RUN)?;
     wait_done(&es, &options, &serve, &local.tenant, start, FIRST_RUN)?;
-    assert_index_matches_account(&emu, &es, &dropbox)?;
+    assert_index_matches_tree(&emu, &es, &dropbox, &CompareOptions::from_tenant(&dropbox))?;
     assert_index_matches_folder(&es, &local.index, folder.path())?;
 
     // Both sources change; the next runs of each pick their own changes up.
@@ -124,7 +126,7 @@ fn two_tenants_with_different_components_sync_side_by_side_and_never_mix() -> Re
     let changed = now_ms();
     wait_done(&es, &options, &serve, &dropbox.tenant, changed, NEXT_RUN)?;
     wait_done(&es, &options, &serve, &local.tenant, changed, NEXT_RUN)?;
-    assert_index_matches_account(&emu, &es, &dropbox)?;
+    assert_index_matches_tree(&emu, &es, &dropbox, &CompareOptions::from_tenant(&dropbox))?;
     assert_index_matches_folder(&es, &local.index, folder.path())?;
     assert!(es.find_text(&dropbox.index, "pangolin")?.is_empty());
     assert!(es.find_text(&local.index, "ocelot")?.is_empty());
@@ -446,7 +448,7 @@ fn bad_tenant_files_are_reported_with_file_and_field_and_the_others_sync() -> Re
     let options = ServeOptions::new(&dir, &es);
     let serve = Serve::start(&options, "runner-a")?;
     wait_done(&es, &options, &serve, &good.tenant, 0, FIRST_RUN)?;
-    assert_index_matches_account(&emu, &es, &good)?;
+    assert_index_matches_tree(&emu, &es, &good, &CompareOptions::from_tenant(&good))?;
     // The duplicate's index was never written: the first definition is the one that runs.
     let duplicate_docs = es.count(&format!("{}-index", good.tenant)).unwrap_or(0);
     ensure!(
@@ -633,7 +635,7 @@ fn cancel_stops_a_long_run_within_five_seconds_and_the_next_run_resumes() -> Res
         next.count("seen"),
         logs(&serve)
     );
-    assert_index_matches_account(&emu, &es, &t)?;
+    assert_index_matches_tree(&emu, &es, &t, &CompareOptions::from_tenant(&t))?;
     Ok(())
 }
 
@@ -778,7 +780,7 @@ fn hostile_tenants_are_contained_while_a_dropbox_tenant_in_the_same_process_sync
 
     let good = wait_done(&es, &options, &serve, &dropbox.tenant, 0, FIRST_RUN)?;
     let with_hostiles = good.finished_at_ms.unwrap_or(0) - good.started_at_ms;
-    assert_index_matches_account(&emu, &es, &dropbox)?;
+    assert_index_matches_tree(&emu, &es, &dropbox, &CompareOptions::from_tenant(&dropbox))?;
     let loops: Vec<&str> = hostiles
         .iter()
         .filter(|h| h.tenant.config["source"]["mode"].as_str() == Some("loop"))
