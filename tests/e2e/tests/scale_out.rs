@@ -6,8 +6,8 @@
 //!
 //! Seeded: `SERVE_SEED` replays a run (the seed is printed). Scale through the environment:
 //! `SCALE_PROCESSES` (3), `SCALE_DROPBOX_TENANTS` (20), `SCALE_FOLDER_TENANTS` (10),
-//! `SCALE_FILES` (files per tenant, 24), `SCALE_INTERVAL_SECS` (10), `SCALE_LEASE_SECS` (4),
-//! `SCALE_CHAOS_SECS` (45), `SCALE_LATENCY_MS` (emulator latency per API call, 100).
+//! `SCALE_FILES` (files per tenant, 24), `SCALE_INTERVAL_SECS` (15), `SCALE_LEASE_SECS` (6),
+//! `SCALE_CHAOS_SECS` (60), `SCALE_LATENCY_MS` (emulator latency per API call, 100).
 
 use anyhow::{Result, bail, ensure};
 use serde_json::json;
@@ -171,9 +171,9 @@ fn serve_processes_share_tenants_survive_kills_and_never_run_a_slot_twice() -> R
     let n_dropbox = env_number("SCALE_DROPBOX_TENANTS", 20) as usize;
     let n_folder = env_number("SCALE_FOLDER_TENANTS", 10) as usize;
     let n_files = env_number("SCALE_FILES", 24) as usize;
-    let interval = env_number("SCALE_INTERVAL_SECS", 10);
-    let lease = env_number("SCALE_LEASE_SECS", 4);
-    let chaos = Duration::from_secs(env_number("SCALE_CHAOS_SECS", 45));
+    let interval = env_number("SCALE_INTERVAL_SECS", 15);
+    let lease = env_number("SCALE_LEASE_SECS", 6);
+    let chaos = Duration::from_secs(env_number("SCALE_CHAOS_SECS", 60));
     let latency = env_number("SCALE_LATENCY_MS", 100);
     println!(
         "{n_processes} processes, {n_dropbox} Dropbox + {n_folder} local-folder tenants x {n_files} files, \
