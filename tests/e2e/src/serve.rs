@@ -727,6 +727,107 @@ pub fn secs(start: Instant) -> String {
     format!("{:.1}s", start.elapsed().as_secs_f64())
 }
 
+// ---------------------------------------------------------------------------------------------
+// A slow link to the search engine
+
+/// An HTTP proxy on 127.0.0.1:0 that forwards every request to `target` after `delay`: a slow
+/// link to the coordination index, to widen the windows in which writes are in flight.
+pub struct DelayProxy {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl DelayProxy {
+    pub fn start(target: &str, delay: Duration) -> Result<DelayProxy> {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let (target, flag) = (target.trim_end_matches('/').to_string(), stop.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if flag.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                let target = target.clone();
+                std::thread::spawn(move || {
+                    let _ = forward(conn, &target, delay);
+                });
+            }
+        });
+        Ok(DelayProxy { url, stop })
+    }
+}
+
+impl Drop for DelayProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = std::net::TcpStream::connect(self.url.trim_start_matches("http://"));
+    }
+}
+
+/// Serve the requests of one connection: read each, wait, forward it, answer.
+fn forward(conn: std::net::TcpStream, target: &str, delay: Duration) -> Result<()> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut out = conn;
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line)? == 0 {
+            return Ok(());
+        }
+        let mut parts = request_line.split_whitespace();
+        let (Some(method), Some(path)) = (parts.next(), parts.next()) else {
+            return Ok(());
+        };
+        let method = reqwest::Method::from_bytes(method.as_bytes())?;
+        let mut headers = vec![];
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                headers.push((name.trim().to_lowercase(), value.trim().to_string()));
+            }
+        }
+        let length = headers
+            .iter()
+            .find(|(n, _)| n == "content-length")
+            .and_then(|(_, v)| v.parse::<usize>().ok())
+            .unwrap_or(0);
+        let mut body = vec![0u8; length];
+        reader.read_exact(&mut body)?;
+        std::thread::sleep(delay);
+        let mut request = http().request(method, format!("{target}{path}")).body(body);
+        for (name, value) in &headers {
+            if matches!(name.as_str(), "content-type" | "accept" | "authorization") {
+                request = request.header(name.as_str(), value.as_str());
+            }
+        }
+        let response = request.send()?;
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/json")
+            .to_string();
+        let bytes = response.bytes()?;
+        write!(
+            out,
+            "HTTP/1.1 {} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or(""),
+            bytes.len()
+        )?;
+        out.write_all(&bytes)?;
+        out.flush()?;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

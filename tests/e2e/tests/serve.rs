@@ -16,7 +16,7 @@ use tributary_e2e::fixtures::small_manifest;
 use tributary_e2e::local_folder::{assert_index_matches_folder, folder_tenant};
 use tributary_e2e::sandbox::{Behaviour, TestServer, hostile_tenant, planted};
 use tributary_e2e::serve::{
-    Claim, LogLine, Serve, ServeOptions, TenantsDir, assert_index_matches_folder_where,
+    Claim, DelayProxy, LogLine, Serve, ServeOptions, TenantsDir, assert_index_matches_folder_where,
     assert_index_matches_subtree, cancel, done_since, finished_since, get_text, is_process_line,
     metric, now_ms, schedule, status, tail, wait_claims,
 };
@@ -1088,6 +1088,56 @@ fn a_long_page_keeps_the_checkpoint_lease_alive() -> Result<()> {
         lapses.is_empty(),
         "while the run went on, the checkpoint lease lay expired for up to {} ms (lease 3 s): another process could have taken the tenant",
         lapses.iter().max().copied().unwrap_or(0)
+    );
+    Ok(())
+}
+
+/// The end of a run races its last heartbeat: were the heartbeat's write cut off after it
+/// reached the index (but before the runner noted the new version), the run could not record
+/// its result, its claim would stay `running` and the slot would be run again when the lease
+/// ran out, by the same process. A slow link to the coordination index keeps a heartbeat in
+/// flight much of the time, so runs end during one.
+#[test]
+fn a_run_that_ends_during_a_heartbeat_records_its_result_and_runs_once() -> Result<()> {
+    let es = SearchServer::start()?;
+    let proxy = DelayProxy::start(&es.url, Duration::from_millis(700))?;
+    // Every API call 250 ms: a run of a few calls outlasts a heartbeat period (1 s).
+    let emu = Emulator::with_manifest(&small_manifest(), &[])?;
+    emu.set_faults(9, json!([{"kind": "latency", "latency_ms": 250}]))?;
+    let dir = TenantsDir::new()?;
+    for _ in 0..4 {
+        let mut t = Tenant::new(&emu, &es)?;
+        schedule(&mut t, "3s")?;
+        dir.put(&t)?;
+    }
+    let mut options = ServeOptions::new(&dir, &es);
+    options.coordination_url = proxy.url.clone();
+    options.lease_secs = 3;
+    let serve = Serve::start(&options, "runner-a")?;
+    wait_claims(
+        &es,
+        &options.coordination_index,
+        Duration::from_secs(240),
+        "40 runs",
+        |c| (c.iter().filter(|c| c.done()).count() >= 40).then_some(()),
+        || logs(&serve),
+    )?;
+    let lines = serve.lines();
+    let unrecorded: Vec<&str> = lines
+        .iter()
+        .filter(|l| l.message.starts_with("recording the run"))
+        .map(|l| l.raw.as_str())
+        .collect();
+    let mut finished = std::collections::BTreeMap::new();
+    for key in serve.finished_runs() {
+        *finished.entry(key).or_insert(0) += 1;
+    }
+    let twice: Vec<_> = finished.iter().filter(|(_, n)| **n > 1).collect();
+    ensure!(
+        unrecorded.is_empty() && twice.is_empty(),
+        "runs that could not record their result:\n{}\nslots finished more than once: {twice:?}\n{}",
+        unrecorded.join("\n"),
+        logs(&serve)
     );
     Ok(())
 }
