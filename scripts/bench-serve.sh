@@ -12,7 +12,9 @@
 #      idle tenants (their slots already ran, in B) minus that of one holding none
 #
 # Figures come from the coordination index (each run's claim: started_at_ms, finished_at_ms,
-# counts.seen), from /proc/PID/status (VmHWM, VmRSS), and from the serve log:
+# counts.seen), from /proc/PID/status (VmHWM, VmRSS) and /proc/PID/stat (the runner's CPU time:
+# osmem-server, on the same 2 cores, is the limit of both A and B, so the runner's CPU per
+# entry is the fairer measure of what many tenants cost), and from the serve log:
 #
 # Component start: every run logs, at debug level, the marker `<unix ms>-<runner>` its Run was
 # created with, just before the component is instantiated from the shared pre-instantiated
@@ -218,6 +220,9 @@ serve_stop() {
     wait "$SERVE_PID" 2>/dev/null || true
 }
 kib() { awk -v k="$1" '$1 == k":" {print $2}' "/proc/$SERVE_PID/status"; }
+# CPU seconds (user + system) the serve process used so far.
+TICKS=$(getconf CLK_TCK)
+cpu_secs() { awk -v t="$TICKS" '{printf "%.1f", ($14 + $15) / t}' "/proc/$SERVE_PID/stat"; }
 mb() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 # Resident memory once it stops moving (three samples a second apart within 1 %).
 settled_rss() {
@@ -237,18 +242,20 @@ serve_start a "$WORK/all" bench-coord-a
 A="$(timeout "$PHASE_TIMEOUT" python3 "$HELPER" wait-claims "$ES_URL" bench-coord-a 1 "$PHASE_TIMEOUT")" \
     || die "phase A: $(tail -5 "$WORK/a.log")"
 A_HWM=$(kib VmHWM)
+A_CPU=$(cpu_secs)
 serve_stop
 echo "$A"
-echo "peak RSS $(mb "$A_HWM") MB"
+echo "peak RSS $(mb "$A_HWM") MB, runner CPU $A_CPU s"
 
 say "B: $TENANTS tenants x $FILES files, concurrent_runs = $CONCURRENT"
 serve_start b "$WORK/many" bench-coord-b
 B="$(timeout "$PHASE_TIMEOUT" python3 "$HELPER" wait-claims "$ES_URL" bench-coord-b "$TENANTS" "$PHASE_TIMEOUT")" \
     || die "phase B: $(tail -5 "$WORK/b.log")"
 B_HWM=$(kib VmHWM)
+B_CPU=$(cpu_secs)
 serve_stop
 echo "$B"
-echo "peak RSS $(mb "$B_HWM") MB"
+echo "peak RSS $(mb "$B_HWM") MB, runner CPU $B_CPU s"
 B_START="$(helper component-start "$WORK/b.log")"
 echo "component start per run (16 at once): $B_START"
 
@@ -281,9 +288,9 @@ a_rate=$(helper field "$A" entries_per_sec)
 b_rate=$(helper field "$B" entries_per_sec)
 say "summary ($TENANTS tenants x $FILES files, concurrent_runs = $CONCURRENT, $PROFILE build)"
 printf '%-44s %s\n' \
-    "single tenant, $((TENANTS * FILES)) files" "$(printf '%.0f' "$a_rate") entries/s (peak RSS $(mb "$A_HWM") MB)" \
+    "single tenant, $((TENANTS * FILES)) files" "$(printf '%.0f' "$a_rate") entries/s (peak RSS $(mb "$A_HWM") MB, runner CPU $A_CPU s)" \
     "$TENANTS tenants at once (aggregate)" "$(printf '%.0f' "$b_rate") entries/s = $(awk -v a="$a_rate" -v b="$b_rate" 'BEGIN {printf "%.0f", b * 100 / a}') % of single [goal >= 70 %]" \
-    "peak RSS, $TENANTS tenants" "$(mb "$B_HWM") MB [goal <= 300 MB]" \
+    "peak RSS, $TENANTS tenants" "$(mb "$B_HWM") MB [goal <= 300 MB]; runner CPU $B_CPU s" \
     "component start per run, 16 at once" "$(helper field "$B_START" median_ms) ms median, $(helper field "$B_START" p90_ms) ms p90 [goal <= 5 ms]" \
     "component start per run, one at a time" "$(helper field "$D_START" median_ms) ms median, $(helper field "$D_START" p90_ms) ms p90" \
     "memory per idle tenant" "$PER_TENANT KiB ($(mb "$RSS0") MB with none, $(mb "$RSSN") MB with $TENANTS)"
