@@ -37,7 +37,7 @@ test-components:
 
 ## build: the runner, the emulator and the components (debug profile)
 build: components test-components
-	$(CARGO) build -p tributary -p dropbox-emulator
+	$(CARGO) build -p tributary -p dropbox-emulator -p search-proxy
 
 ## demo: emulator seeded with sample documents + in-memory search server, a real sync and search
 demo: setup build

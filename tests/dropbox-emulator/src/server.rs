@@ -7,6 +7,7 @@ use crate::errors::{ApiError, nest};
 use crate::faults::Decision;
 use crate::oauth::{self, Principal};
 use crate::routes::{self, AuthKind, Call, Caller, Reply, Style};
+use crate::stats::Answered;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -102,6 +103,7 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
     let key = route_key(&path);
     let admin = path.starts_with("/_admin");
     let rid = app.request_id();
+    let arrived = std::time::Instant::now();
     let mut injected = None;
     if !admin {
         let (latency, decision) = app.faults().decide(&key);
@@ -110,7 +112,13 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
         }
         match decision {
             Some(Decision::Drop) => {
-                app.stats().record(&key, None, 0);
+                app.stats().record(Answered {
+                    route: &key,
+                    status: None,
+                    bytes: 0,
+                    arrived,
+                    retry_after: None,
+                });
                 return Err(Dropped);
             }
             Some(Decision::Respond(e)) => injected = Some(error_response(&e)),
@@ -125,8 +133,18 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
         resp.headers_mut().insert("x-dropbox-request-id", v);
     }
     if !admin {
-        let len = resp.body().len();
-        app.stats().record(&key, Some(resp.status().as_u16()), len);
+        let retry_after = resp
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok());
+        app.stats().record(Answered {
+            route: &key,
+            status: Some(resp.status().as_u16()),
+            bytes: resp.body().len(),
+            arrived,
+            retry_after,
+        });
     }
     Ok(resp)
 }

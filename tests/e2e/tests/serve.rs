@@ -15,8 +15,9 @@ use std::time::Duration;
 use tributary_e2e::fixtures::small_manifest;
 use tributary_e2e::local_folder::{assert_index_matches_folder, folder_tenant};
 use tributary_e2e::sandbox::{Behaviour, TestServer, hostile_tenant, planted};
+use tributary_e2e::search_proxy::SearchProxy;
 use tributary_e2e::serve::{
-    Claim, DelayProxy, LogLine, Serve, ServeOptions, TenantsDir, assert_index_matches_folder_where,
+    Claim, LogLine, Serve, ServeOptions, TenantsDir, assert_index_matches_folder_where,
     assert_index_matches_subtree, cancel, done_since, finished_since, get_text, is_process_line,
     metric, now_ms, schedule, status, tail, wait_claims,
 };
@@ -1100,7 +1101,8 @@ fn a_long_page_keeps_the_checkpoint_lease_alive() -> Result<()> {
 #[test]
 fn a_run_that_ends_during_a_heartbeat_records_its_result_and_runs_once() -> Result<()> {
     let es = SearchServer::start()?;
-    let proxy = DelayProxy::start(&es.url, Duration::from_millis(700))?;
+    let proxy = SearchProxy::start(&es)?;
+    proxy.set_faults(1, json!([{"latency_ms": 700}]))?;
     // Every API call 250 ms: a run of a few calls outlasts a heartbeat period (1 s).
     let emu = Emulator::with_manifest(&small_manifest(), &[])?;
     emu.set_faults(9, json!([{"kind": "latency", "latency_ms": 250}]))?;

@@ -144,6 +144,11 @@ pub fn handle(app: &App, method: &Method, sub: &str, query: &str, body: &[u8]) -
     let now = clock::now_secs();
     match (method.as_str(), sub) {
         ("GET", "stats") => json_response(200, &app.stats().to_json()),
+        ("GET", "stats/timeline") => {
+            let q = crate::oauth::parse_form(query.as_bytes());
+            let prefix = q.get("route").map(String::as_str).unwrap_or("");
+            json_response(200, &app.stats().timeline_json(prefix))
+        }
         ("POST", "stats/reset") => {
             app.stats().reset();
             ok()
