@@ -16,6 +16,7 @@ pub mod model;
 pub mod moto;
 pub mod sandbox;
 pub mod search_proxy;
+pub mod serve;
 pub mod truth;
 
 use anyhow::{Context, Result, anyhow, bail};
