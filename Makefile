@@ -37,7 +37,7 @@ test-components:
 
 ## build: the runner, the emulator and the components (debug profile)
 build: components test-components
-	$(CARGO) build -p tributary -p dropbox-emulator
+	$(CARGO) build -p tributary -p dropbox-emulator -p search-proxy
 
 ## demo: emulator seeded with sample documents + in-memory search server, a real sync and search
 demo: setup build
@@ -48,7 +48,7 @@ test: setup build
 	$(MAKE) test-rust test-conformance
 
 test-rust:
-	$(CARGO) test --workspace --exclude dropbox-source --exclude content-extractor
+	$(CARGO) test --no-fail-fast --workspace --exclude dropbox-source --exclude content-extractor
 	$(CARGO) test -p dropbox-source
 	$(CARGO) test -p content-extractor
 

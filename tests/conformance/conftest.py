@@ -14,7 +14,9 @@ import copy
 import json
 import os
 import queue
+import shutil
 import subprocess
+import tempfile
 import threading
 import urllib.parse
 from pathlib import Path
@@ -368,24 +370,30 @@ def route_count(stats, route: str) -> int:
 
 
 @pytest.fixture
-def start_emulator(tmp_path):
+def start_emulator():
+    # A directory this fixture owns and removes: manifests can be tens of MB, and pytest's own
+    # tmp_path directories outlive the run.
     binary = emulator_binary()
     if not (binary.is_file() and os.access(binary, os.X_OK)):
         pytest.fail(
             f"dropbox-emulator binary not found at {binary}; build it with "
             "`cargo build -p dropbox-emulator` or set DROPBOX_EMULATOR_BIN"
         )
+    workdir = Path(tempfile.mkdtemp(prefix="dropbox-emulator-conformance-"))
     started: list[Emulator] = []
 
     def _start(manifest=None, extra_args=()):
         m = copy.deepcopy(DEFAULT_MANIFEST if manifest is None else manifest)
-        e = Emulator(binary, m, tmp_path / f"emu{len(started)}", extra_args)
+        e = Emulator(binary, m, workdir / f"emu{len(started)}", extra_args)
         started.append(e)
         return e
 
-    yield _start
-    for e in started:
-        e.stop()
+    try:
+        yield _start
+    finally:
+        for e in started:
+            e.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture

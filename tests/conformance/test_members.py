@@ -33,14 +33,18 @@ def test_team_folder_members_paginate(ctx):
     sfid = eng.sharing_info.shared_folder_id
     assert sfid and eng.shared_folder_id == sfid, "mount points carry both forms (§3.2)"
     res = user.sharing_list_folder_members(sfid, limit=1)
-    users = list(res.users)
+    users, groups = list(res.users), list(res.groups)
     pages = 1
     while res.cursor:
         res = user.sharing_list_folder_members_continue(res.cursor)
         users += res.users
+        groups += res.groups
         pages += 1
         assert pages < 100
-    assert users, "a team folder has at least one member"
+    # A team folder is shared with groups; by default the team's "Everyone at <team>" group.
+    assert [g.group.group_name for g in groups] == ["Everyone at Acme"]
+    assert groups[0].access_type.is_editor() and groups[0].group.group_type.is_team()
+    assert groups[0].group.member_count == len(ctx["member_ids"]) and groups[0].group.is_member
     assert len({u.user.account_id for u in users}) == len(users)
     for u in users:
         assert u.user.account_id in ctx["account_ids"]
@@ -57,8 +61,11 @@ def test_file_in_team_folder_has_parent_shared_folder(ctx):
     assert md.parent_shared_folder_id == eng.sharing_info.shared_folder_id
 
     res = user.sharing_list_file_members(up.id, include_inherited=True)
-    ids = {u.user.account_id for u in res.users}
-    assert ctx["admin"].account_id in ids
+    # Inherited from the team folder: its group, flagged as inherited.
+    assert [g.group.group_name for g in res.groups] == ["Everyone at Acme"]
+    assert res.groups[0].is_inherited and res.users == []
+    direct = user.sharing_list_file_members(up.id, include_inherited=False)
+    assert (direct.users, direct.groups, direct.invitees) == ([], [], [])
 
     batch = user.sharing_list_file_members_batch([up.id, "id:doesnotexist000000"])
     assert len(batch) == 2

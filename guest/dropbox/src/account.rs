@@ -2,11 +2,12 @@
 
 use serde_json::{Value, json};
 
-use crate::api::{AuthenticatedAdmin, FullAccount, Metadata};
+use crate::api::{AuthenticatedAdmin, FullAccount, MembersListResult, Metadata};
 use crate::checkpoint::Identity;
-use crate::client::{CallError, Client, Context, RouteKind, Transport};
+use crate::client::{CallError, Client, Context, RouteKind, Transport, decode, response_date};
 use crate::config::Config;
 use crate::error::Error;
+use crate::rules;
 
 /// Who the credentials reach and how requests must be addressed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,10 +16,15 @@ pub struct Account {
     pub team_member_id: Option<String>,
     pub account_id: String,
     pub email: String,
+    pub display_name: String,
     pub team_name: Option<String>,
     pub root_namespace_id: String,
     /// Whether the account has a team space (requests carry `Dropbox-API-Path-Root`).
     pub team_space: bool,
+    /// Dropbox's clock when the account was detected (RFC 3339), from the `Date` header.
+    pub server_time: Option<String>,
+    /// The home folder's path in the team space (`root_info.home_path`).
+    pub home_path: Option<String>,
 }
 
 impl Account {
@@ -39,6 +45,7 @@ impl Account {
                 .unwrap_or_else(|| self.account_id.clone()),
             root: self.root_namespace_id.clone(),
             path: config.path_lower(),
+            settings: config.fingerprint(),
         }
     }
 
@@ -82,15 +89,21 @@ pub fn detect<T: Transport>(transport: &T, config: &Config) -> Result<Account, E
         context: Context::new(admin.clone(), None),
         ..client
     };
-    let acct: FullAccount = client
-        .rpc("users/get_current_account", None, RouteKind::User)
-        .map_err(CallError::into_error)?;
+    let route = "users/get_current_account";
+    let resp = transport
+        .send(client.rpc_request(route, None, RouteKind::User))
+        .map_err(|t| CallError::Transport(t).into_error())?;
+    let server_time = response_date(&resp);
+    let acct: FullAccount = decode(route, resp).map_err(CallError::into_error)?;
     Ok(Account {
         team_member_id: admin,
         account_id: acct.account_id,
         email: acct.email,
+        display_name: acct.name.map(|n| n.display_name).unwrap_or_default(),
+        server_time,
         team_name: acct.team.map(|t| t.name),
         team_space: acct.root_info.has_team_space(),
+        home_path: acct.root_info.home_path.clone().filter(|p| !p.is_empty()),
         root_namespace_id: acct.root_info.root_namespace_id,
     })
 }
@@ -155,7 +168,7 @@ pub fn check<T: Transport>(transport: &T, config: &Config) -> Result<String, Err
             )));
         }
     }
-    Ok(format!(
+    let mut summary = format!(
         "Dropbox account {} ({}), path {:?} readable",
         if account.email.is_empty() {
             &account.account_id
@@ -164,5 +177,46 @@ pub fn check<T: Transport>(transport: &T, config: &Config) -> Result<String, Err
         },
         account.describe(),
         config.path_for_display()
-    ))
+    );
+    if account.team_member_id.is_some() && (config.all_members() || config.dls) {
+        // The team routes a sync will need: fail here, with the scope named, not mid-sync.
+        let team = Client::new(transport, config);
+        let members: MembersListResult = team
+            .rpc(
+                "team/members/list_v2",
+                Some(&json!({"limit": 1})),
+                RouteKind::Team,
+            )
+            .map_err(CallError::into_error)?;
+        if config.all_members() {
+            team.rpc::<Value>(
+                "team/namespaces/list",
+                Some(&json!({"limit": 1})),
+                RouteKind::Team,
+            )
+            .map_err(CallError::into_error)?;
+            summary.push_str("; every member's files will be indexed");
+        }
+        if config.dls {
+            team.rpc::<Value>(
+                "team_log/get_events",
+                Some(&json!({"limit": 1, "category": {".tag": "sharing"}})),
+                RouteKind::Team,
+            )
+            .map_err(CallError::into_error)?;
+        }
+        drop(members);
+    }
+    if config.dls {
+        summary.push_str("; document-level security on");
+    }
+    if !config.advanced_rules.is_empty() {
+        summary.push_str("; ");
+        summary.push_str(&rules::check(
+            &client,
+            &config.advanced_rules,
+            &config.path,
+        )?);
+    }
+    Ok(summary)
 }

@@ -176,6 +176,9 @@ pub struct FileMetadata {
     pub export_info: Option<ExportInfo>,
     #[serde(default)]
     pub content_hash: Option<String>,
+    /// Present when the listing asked for it (`include_has_explicit_shared_members`).
+    #[serde(default)]
+    pub has_explicit_shared_members: Option<bool>,
 }
 
 /// `files.FolderMetadata`.
@@ -414,6 +417,293 @@ impl ErrorEnvelope {
 
 fn default_true() -> bool {
     true
+}
+
+/// A union member named only by its `.tag` (the fields beside it are ignored).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, Default)]
+pub struct Tagged {
+    #[serde(rename = ".tag", default)]
+    pub tag: String,
+}
+
+/// `sharing.UserInfo` (the fields we use).
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+pub struct UserInfo {
+    #[serde(default)]
+    pub account_id: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub team_member_id: Option<String>,
+}
+
+/// `sharing.UserMembershipInfo` / `UserFileMembershipInfo`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+pub struct UserMembership {
+    #[serde(default)]
+    pub access_type: Tagged,
+    pub user: UserInfo,
+    #[serde(default)]
+    pub is_inherited: bool,
+}
+
+/// `sharing.GroupInfo` (the fields we use).
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+pub struct GroupInfo {
+    pub group_id: String,
+    #[serde(default)]
+    pub group_name: Option<String>,
+}
+
+/// `sharing.GroupMembershipInfo`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+pub struct GroupMembership {
+    #[serde(default)]
+    pub access_type: Tagged,
+    pub group: GroupInfo,
+    #[serde(default)]
+    pub is_inherited: bool,
+}
+
+/// `sharing.InviteeInfo`: `{".tag": "email", "email": …}` or another kind.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+pub struct InviteeInfo {
+    #[serde(rename = ".tag", default)]
+    pub tag: String,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// `sharing.InviteeMembershipInfo`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+pub struct InviteeMembership {
+    #[serde(default)]
+    pub access_type: Tagged,
+    pub invitee: InviteeInfo,
+    /// Set once the invitation is tied to an account.
+    #[serde(default)]
+    pub user: Option<UserInfo>,
+    #[serde(default)]
+    pub is_inherited: bool,
+}
+
+/// `sharing.SharedFileMembers` / `SharedFolderMembers`: one page of members.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+pub struct Members {
+    #[serde(default)]
+    pub users: Vec<UserMembership>,
+    #[serde(default)]
+    pub groups: Vec<GroupMembership>,
+    #[serde(default)]
+    pub invitees: Vec<InviteeMembership>,
+    /// Present only when more members remain.
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+/// One element of the `sharing/list_file_members/batch` answer (a top-level array).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct FileMembersBatchItem {
+    pub file: String,
+    pub result: FileMembersBatchResult,
+}
+
+/// `sharing.ListFileMembersIndividualResult`: `result` or `access_error`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+pub struct FileMembersBatchResult {
+    #[serde(rename = ".tag", default)]
+    pub tag: String,
+    #[serde(default)]
+    pub members: Option<Members>,
+    #[serde(default)]
+    pub access_error: Option<Value>,
+}
+
+/// `sharing.SharedFolderMetadata` (the fields we use).
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+pub struct SharedFolderMetadata {
+    #[serde(default)]
+    pub shared_folder_id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub parent_shared_folder_id: Option<String>,
+    #[serde(default)]
+    pub is_team_folder: bool,
+    #[serde(default)]
+    pub is_inside_team_folder: bool,
+    /// `inherit` (the default) or `no_inherit`.
+    #[serde(default)]
+    pub access_inheritance: Option<Tagged>,
+    /// The id (`id:…`) of the folder the shared folder is.
+    #[serde(default)]
+    pub folder_id: Option<String>,
+}
+
+/// `team.TeamMemberProfile` as `team/members/list_v2` returns it (the fields we use).
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+pub struct MemberProfile {
+    pub team_member_id: String,
+    /// Absent for invited members who have not joined yet.
+    #[serde(default)]
+    pub account_id: Option<String>,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub status: Tagged,
+    #[serde(default)]
+    pub name: Option<Name>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub member_folder_id: Option<String>,
+    #[serde(default)]
+    pub joined_on: Option<String>,
+    #[serde(default)]
+    pub invited_on: Option<String>,
+}
+
+/// `team.TeamMemberInfoV2`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct MemberInfo {
+    pub profile: MemberProfile,
+}
+
+/// `team.MembersListV2Result`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct MembersListResult {
+    #[serde(default)]
+    pub members: Vec<MemberInfo>,
+    #[serde(default)]
+    pub cursor: String,
+    #[serde(default)]
+    pub has_more: bool,
+}
+
+/// `team.GroupSummary` (the fields we use).
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+pub struct GroupSummary {
+    pub group_id: String,
+    #[serde(default)]
+    pub group_name: String,
+    #[serde(default)]
+    pub group_management_type: Tagged,
+}
+
+/// `team.GroupsListResult`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct GroupsListResult {
+    #[serde(default)]
+    pub groups: Vec<GroupSummary>,
+    #[serde(default)]
+    pub cursor: String,
+    #[serde(default)]
+    pub has_more: bool,
+}
+
+/// `team.NamespaceMetadata`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+pub struct NamespaceMetadata {
+    #[serde(default)]
+    pub name: String,
+    pub namespace_id: String,
+    #[serde(default)]
+    pub namespace_type: Tagged,
+    #[serde(default)]
+    pub team_member_id: Option<String>,
+}
+
+/// `team.TeamNamespacesListResult`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct NamespacesListResult {
+    #[serde(default)]
+    pub namespaces: Vec<NamespaceMetadata>,
+    #[serde(default)]
+    pub cursor: String,
+    #[serde(default)]
+    pub has_more: bool,
+}
+
+/// `team_log.NamespaceRelativePathLogInfo`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+pub struct NamespaceRelativePath {
+    #[serde(default)]
+    pub ns_id: Option<String>,
+    #[serde(default)]
+    pub relative_path: Option<String>,
+}
+
+/// `team_log.PathLogInfo`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+pub struct PathLogInfo {
+    #[serde(default)]
+    pub contextual: Option<String>,
+    #[serde(default)]
+    pub namespace_relative: NamespaceRelativePath,
+}
+
+/// `team_log.AssetLogInfo` (`file`, `folder`, or a kind this connector ignores).
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+pub struct AssetLogInfo {
+    #[serde(rename = ".tag", default)]
+    pub tag: String,
+    #[serde(default)]
+    pub path: Option<PathLogInfo>,
+    #[serde(default)]
+    pub file_id: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+}
+
+/// `team_log.TeamEvent` (the fields we use).
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+pub struct TeamEvent {
+    #[serde(default)]
+    pub timestamp: Option<String>,
+    #[serde(default)]
+    pub event_category: Tagged,
+    #[serde(default)]
+    pub event_type: Tagged,
+    #[serde(default)]
+    pub assets: Option<Vec<AssetLogInfo>>,
+}
+
+/// `team_log.GetTeamEventsResult`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct TeamEventsResult {
+    #[serde(default)]
+    pub events: Vec<TeamEvent>,
+    pub cursor: String,
+    #[serde(default)]
+    pub has_more: bool,
+}
+
+/// `files.MetadataV2`: `{".tag": "metadata", "metadata": Metadata}`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct MetadataV2 {
+    #[serde(rename = ".tag", default)]
+    pub tag: String,
+    #[serde(default)]
+    pub metadata: Option<Metadata>,
+}
+
+/// `files.SearchMatchV2` (the field we use).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct SearchMatch {
+    pub metadata: MetadataV2,
+}
+
+/// `files.SearchV2Result`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct SearchResult {
+    #[serde(default)]
+    pub matches: Vec<SearchMatch>,
+    #[serde(default)]
+    pub has_more: bool,
+    #[serde(default)]
+    pub cursor: Option<String>,
 }
 
 #[cfg(test)]

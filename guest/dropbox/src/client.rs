@@ -70,6 +70,11 @@ pub enum Level {
 pub trait Transport {
     /// Send one request through the host.
     fn send(&self, req: Request) -> Result<Response, TransportError>;
+    /// Send independent requests; the host runs them concurrently under its limits and
+    /// pacing. Answers come back in request order. The default sends them one by one.
+    fn send_many(&self, reqs: Vec<Request>) -> Vec<Result<Response, TransportError>> {
+        reqs.into_iter().map(|r| self.send(r)).collect()
+    }
     /// Log a message through the host (never pass secrets).
     fn log(&self, level: Level, message: &str);
 }
@@ -206,6 +211,8 @@ pub fn status_error(e: &ApiError) -> Error {
 pub struct Context {
     /// `Dropbox-API-Select-User` (team mode: the admin's team member id).
     pub select_user: Option<String>,
+    /// `Dropbox-API-Select-Admin` (team mode: the admin reaching any team namespace).
+    pub select_admin: Option<String>,
     /// `Dropbox-API-Path-Root` value (team space: the root namespace).
     pub path_root: Option<String>,
 }
@@ -215,7 +222,27 @@ impl Context {
     pub fn new(select_user: Option<String>, root_ns: Option<&str>) -> Context {
         Context {
             select_user,
+            select_admin: None,
             path_root: root_ns.map(|ns| json!({".tag": "root", "root": ns}).to_string()),
+        }
+    }
+
+    /// Requests rooted in namespace `ns`, made as team member `member`.
+    pub fn member_namespace(member: &str, ns: &str) -> Context {
+        Context {
+            select_user: Some(member.to_string()),
+            select_admin: None,
+            path_root: Some(namespace_root(ns)),
+        }
+    }
+
+    /// Requests rooted in namespace `ns`, made by team admin `admin` in whole-team mode
+    /// (the way Dropbox lets an admin read any namespace of the team).
+    pub fn admin_namespace(admin: &str, ns: &str) -> Context {
+        Context {
+            select_user: None,
+            select_admin: Some(admin.to_string()),
+            path_root: Some(namespace_root(ns)),
         }
     }
 
@@ -229,10 +256,18 @@ impl Context {
         if user && let Some(m) = &self.select_user {
             h.push(("Dropbox-API-Select-User".to_string(), m.clone()));
         }
+        if user && let Some(m) = &self.select_admin {
+            h.push(("Dropbox-API-Select-Admin".to_string(), m.clone()));
+        }
         if path_root && let Some(p) = &self.path_root {
             h.push(("Dropbox-API-Path-Root".to_string(), p.clone()));
         }
     }
+}
+
+/// The `Dropbox-API-Path-Root` value that roots paths in namespace `ns`.
+pub fn namespace_root(ns: &str) -> String {
+    json!({".tag": "namespace_id", "namespace_id": ns}).to_string()
 }
 
 /// Which context headers a route takes.
@@ -247,6 +282,9 @@ pub enum RouteKind {
 }
 
 const MAX_TEXT: usize = 300;
+/// Requests per `send-many` call: well under the host's cap, and few enough that the
+/// answers of one call stay small in memory.
+pub const MAX_SEND_MANY: usize = 200;
 
 /// A Dropbox API client bound to one configuration and context.
 pub struct Client<'a, T: Transport> {
@@ -336,6 +374,40 @@ impl<'a, T: Transport> Client<'a, T> {
         }
     }
 
+    /// Call several RPC routes at once through the host's `send-many` (concurrently, under
+    /// its limits and pacing); answers in call order.
+    pub fn rpc_many<R: DeserializeOwned>(
+        &self,
+        calls: &[(&str, Value, RouteKind)],
+    ) -> Vec<Result<R, CallError>> {
+        self.send_rpcs(calls)
+            .into_iter()
+            .zip(calls)
+            .map(|(answer, (route, _, _))| answer.and_then(|resp| decode(route, resp)))
+            .collect()
+    }
+
+    /// [`Client::rpc_many`] without decoding: the caller decodes each answer as its type.
+    pub fn send_rpcs(
+        &self,
+        calls: &[(&str, Value, RouteKind)],
+    ) -> Vec<Result<Response, CallError>> {
+        let mut out = Vec::with_capacity(calls.len());
+        for chunk in calls.chunks(MAX_SEND_MANY) {
+            let reqs = chunk
+                .iter()
+                .map(|(route, arg, kind)| self.rpc_request(route, Some(arg), *kind))
+                .collect();
+            out.extend(
+                self.transport
+                    .send_many(reqs)
+                    .into_iter()
+                    .map(|a| a.map_err(CallError::Transport)),
+            );
+        }
+        out
+    }
+
     /// Send a prepared request and decode its JSON answer.
     pub fn send_json<R: DeserializeOwned>(
         &self,
@@ -345,6 +417,31 @@ impl<'a, T: Transport> Client<'a, T> {
         let resp = self.transport.send(req).map_err(CallError::Transport)?;
         decode(route, resp)
     }
+}
+
+/// The `Date` header of a response as RFC 3339 (`2024-04-01T09:00:00Z`), if it is a valid
+/// IMF-fixdate (`Mon, 01 Apr 2024 09:00:00 GMT`), the form HTTP servers send.
+pub fn response_date(resp: &Response) -> Option<String> {
+    let raw = resp
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("date"))
+        .map(|(_, v)| v.trim())?;
+    let (_, rest) = raw.split_once(", ")?;
+    let parts: Vec<&str> = rest.split(' ').collect();
+    let [day, month, year, time, "GMT"] = parts.as_slice() else {
+        return None;
+    };
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS.iter().position(|m| m == month)? + 1;
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let hms: Vec<&str> = time.split(':').collect();
+    if !digits(day, 2) || !digits(year, 4) || hms.len() != 3 || !hms.iter().all(|p| digits(p, 2)) {
+        return None;
+    }
+    Some(format!("{year}-{month:02}-{day}T{time}Z"))
 }
 
 /// Decode a response: 2xx as `R`, anything else as an [`ApiError`].
@@ -474,6 +571,51 @@ mod tests {
             transport_error(TransportError::Credential("x".into())),
             Error::Unauthorized(_)
         ));
+    }
+
+    #[test]
+    fn date_header_becomes_rfc3339() {
+        let mut r = resp(200, "{}");
+        r.headers = vec![("date".into(), "Mon, 01 Apr 2024 09:05:07 GMT".into())];
+        assert_eq!(response_date(&r).as_deref(), Some("2024-04-01T09:05:07Z"));
+        for bad in [
+            "Monday, 01-Apr-24 09:05:07 GMT",
+            "Mon, 1 Apr 2024 09:05:07 GMT",
+            "Mon, 01 Foo 2024 09:05:07 GMT",
+            "Mon, 01 Apr 2024 09:05 GMT",
+            "garbage",
+        ] {
+            r.headers = vec![("Date".into(), bad.into())];
+            assert_eq!(response_date(&r), None, "{bad}");
+        }
+        r.headers.clear();
+        assert_eq!(response_date(&r), None);
+    }
+
+    #[test]
+    fn admin_namespace_context_selects_the_admin_and_the_namespace() {
+        let cfg = Config::parse(r#"{"app_key":"k"}"#).unwrap();
+        struct NoNet;
+        impl Transport for NoNet {
+            fn send(&self, _: Request) -> Result<Response, TransportError> {
+                Err(TransportError::Denied("no network".into()))
+            }
+            fn log(&self, _: Level, _: &str) {}
+        }
+        let client = Client {
+            transport: &NoNet,
+            config: &cfg,
+            context: Context::admin_namespace("dbmid:A", "77"),
+        };
+        let req = client.rpc_request("files/list_folder", Some(&json!({})), RouteKind::Files);
+        assert_eq!(req.header("Dropbox-API-Select-Admin"), Some("dbmid:A"));
+        assert!(req.header("Dropbox-API-Select-User").is_none());
+        assert_eq!(
+            req.header("Dropbox-API-Path-Root"),
+            Some(r#"{".tag":"namespace_id","namespace_id":"77"}"#)
+        );
+        let team = client.rpc_request("team/members/list_v2", Some(&json!({})), RouteKind::Team);
+        assert!(team.header("Dropbox-API-Select-Admin").is_none());
     }
 
     #[test]

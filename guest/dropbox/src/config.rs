@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::Error;
+use crate::rules::{self, AdvancedRule};
 
 /// The kind of a configuration field (mirrors WIT `field-kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,6 +116,38 @@ pub const FIELDS: &[FieldSpec] = &[
         secret: false,
         description: "Format Dropbox Paper documents are exported in for indexing: markdown or html.",
     },
+    FieldSpec {
+        name: "use_document_level_security",
+        kind: FieldKind::Boolean,
+        required: false,
+        default: Some("false"),
+        secret: false,
+        description: "Give every document `_allow_access_control` (who may open it, in Elastic's identity format) and write one access-control document per team member to .search-acl-filter-<index>, so Elastic's document-level security works.",
+    },
+    FieldSpec {
+        name: "include_inherited_users_and_groups",
+        kind: FieldKind::Boolean,
+        required: false,
+        default: Some("false"),
+        secret: false,
+        description: "With document-level security: also allow the members of the shared folders above a document's own shared folder (access inherited through nesting).",
+    },
+    FieldSpec {
+        name: "advanced_rules",
+        kind: FieldKind::Text,
+        required: false,
+        default: None,
+        secret: false,
+        description: "Advanced sync rules in Elastic's format: a JSON array of files/search_v2 queries, e.g. [{\"query\": \"budget\", \"options\": {\"path\": \"/Finance\", \"file_extensions\": [\"pdf\"]}}]. When set, only what the rules find is indexed (re-run on every sync).",
+    },
+    FieldSpec {
+        name: "team_scope",
+        kind: FieldKind::Text,
+        required: false,
+        default: None,
+        secret: false,
+        description: "For a team-linked app: \"admin\" indexes the team space as the admin sees it (the default with a team token); \"all_members\" indexes every team folder, shared folder and every member's private files, each once. Setting it also makes `tributary auth` ask for the team scopes.",
+    },
 ];
 
 /// The OAuth2 scopes the connector needs (read-only).
@@ -124,6 +157,37 @@ pub const SCOPES: &[&str] = &[
     "files.content.read",
     "sharing.read",
 ];
+
+/// The team scopes `tributary auth` asks for when `team_scope` is set.
+pub const TEAM_SCOPES: &[&str] = &[
+    "team_info.read",
+    "team_data.member",
+    "team_data.team_space",
+    "members.read",
+    "groups.read",
+];
+/// Reading the team event log (permission changes between syncs).
+pub const EVENTS_SCOPE: &str = "events.read";
+
+/// What a team token indexes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TeamScope {
+    /// The team space as the admin sees it (team folders the admin belongs to, the
+    /// admin's home): what a team token indexed before `team_scope` existed.
+    Admin,
+    /// Every team folder, every shared folder and every member's private files, each
+    /// namespace enumerated once with its own cursor.
+    AllMembers,
+}
+
+impl TeamScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TeamScope::Admin => "admin",
+            TeamScope::AllMembers => "all_members",
+        }
+    }
+}
 
 /// How Paper documents are exported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,6 +220,13 @@ pub struct Config {
     pub web_url: String,
     pub include_received_files: bool,
     pub export_format: ExportFormat,
+    /// `use_document_level_security`.
+    pub dls: bool,
+    /// `include_inherited_users_and_groups`.
+    pub include_inherited: bool,
+    pub advanced_rules: Vec<AdvancedRule>,
+    /// None: not set (a team token behaves as [`TeamScope::Admin`]; no team scopes asked).
+    pub team_scope: Option<TeamScope>,
 }
 
 impl Config {
@@ -223,6 +294,36 @@ impl Config {
                 }
             },
         };
+        let dls = boolean(map, "use_document_level_security", false)?;
+        let include_inherited = boolean(map, "include_inherited_users_and_groups", false)?;
+        if include_inherited && !dls {
+            return Err(Error::InvalidConfig(
+                "include_inherited_users_and_groups: only applies with document-level security; set use_document_level_security = true or remove it".into(),
+            ));
+        }
+        let advanced_rules = rules::parse(map.get("advanced_rules").unwrap_or(&Value::Null))?;
+        let team_scope = match text(map, "team_scope")?.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some("admin") => Some(TeamScope::Admin),
+            Some("all_members") => Some(TeamScope::AllMembers),
+            Some(other) => {
+                return Err(Error::InvalidConfig(format!(
+                    "team_scope: {other:?} is not supported (use \"admin\" or \"all_members\")"
+                )));
+            }
+        };
+        if team_scope == Some(TeamScope::AllMembers) {
+            if !path.is_empty() {
+                return Err(Error::InvalidConfig(format!(
+                    "team_scope: \"all_members\" indexes the whole team, but path is {path:?}; set path to \"/\" or team_scope to \"admin\""
+                )));
+            }
+            if !advanced_rules.is_empty() {
+                return Err(Error::InvalidConfig(
+                    "team_scope: \"all_members\" cannot be combined with advanced_rules (a search runs as one user); remove advanced_rules or set team_scope to \"admin\"".into(),
+                ));
+            }
+        }
         Ok(Config {
             path,
             app_key,
@@ -233,7 +334,46 @@ impl Config {
             web_url,
             include_received_files,
             export_format,
+            dls,
+            include_inherited,
+            advanced_rules,
+            team_scope,
         })
+    }
+
+    /// The OAuth2 scopes to ask for: the user scopes, plus the team scopes when the config
+    /// says the app is team-linked (`team_scope`), plus the event log with DLS on a team.
+    pub fn scopes(&self) -> Vec<String> {
+        let mut out: Vec<String> = SCOPES.iter().map(|s| s.to_string()).collect();
+        if self.team_scope.is_some() {
+            out.extend(TEAM_SCOPES.iter().map(|s| s.to_string()));
+            if self.dls {
+                out.push(EVENTS_SCOPE.to_string());
+            }
+        }
+        out
+    }
+
+    /// Whether the team scope is "every member" (only meaningful with a team token).
+    pub fn all_members(&self) -> bool {
+        self.team_scope == Some(TeamScope::AllMembers)
+    }
+
+    /// The settings that shape documents: a checkpoint taken under other settings cannot
+    /// be continued incrementally (the documents already indexed would not match).
+    pub fn fingerprint(&self) -> String {
+        let rules: Vec<Value> = self
+            .advanced_rules
+            .iter()
+            .map(|r| r.search_arg(&self.path))
+            .collect();
+        serde_json::json!({
+            "dls": self.dls,
+            "inherited": self.include_inherited,
+            "rules": rules,
+            "team_scope": self.team_scope.unwrap_or(TeamScope::Admin).as_str(),
+        })
+        .to_string()
     }
 
     /// The configured path lower-cased, as stored in checkpoints ("" for the root).
@@ -555,6 +695,64 @@ mod tests {
         assert_eq!(
             invalid(r#""export_format":"pdf""#),
             "export_format: \"pdf\" is not supported (use \"markdown\" or \"html\")"
+        );
+    }
+
+    #[test]
+    fn enterprise_fields_default_off_and_validate() {
+        let c = cfg("").unwrap();
+        assert!(!c.dls && !c.include_inherited && c.advanced_rules.is_empty());
+        assert_eq!(c.team_scope, None);
+        assert_eq!(c.scopes(), SCOPES);
+        let c = cfg(r#""use_document_level_security":true,"include_inherited_users_and_groups":true,"team_scope":"all_members""#).unwrap();
+        assert!(c.dls && c.include_inherited && c.all_members());
+        assert!(c.scopes().contains(&"members.read".to_string()));
+        assert!(c.scopes().contains(&"events.read".to_string()));
+        assert!(
+            invalid(r#""include_inherited_users_and_groups":true"#)
+                .starts_with("include_inherited_users_and_groups: only applies")
+        );
+        assert_eq!(
+            invalid(r#""team_scope":"everyone""#),
+            "team_scope: \"everyone\" is not supported (use \"admin\" or \"all_members\")"
+        );
+        assert!(
+            invalid(r#""team_scope":"all_members","path":"/Docs""#).contains("set path to \"/\"")
+        );
+        assert!(
+            invalid(r#""team_scope":"all_members","advanced_rules":"[{\"query\":\"x\"}]""#)
+                .contains("cannot be combined with advanced_rules")
+        );
+        let c = cfg(r#""advanced_rules":"[{\"query\":\"x\"}]""#).unwrap();
+        assert_eq!(c.advanced_rules.len(), 1);
+        assert!(invalid(r#""advanced_rules":"[{}]""#).starts_with("advanced_rules: rule 1: "));
+    }
+
+    #[test]
+    fn fingerprint_changes_with_document_shaping_settings_only() {
+        let base = cfg("").unwrap().fingerprint();
+        assert_eq!(
+            cfg(r#""api_url":"http://127.0.0.1:1""#)
+                .unwrap()
+                .fingerprint(),
+            base
+        );
+        assert_ne!(
+            cfg(r#""use_document_level_security":true"#)
+                .unwrap()
+                .fingerprint(),
+            base
+        );
+        assert_ne!(
+            cfg(r#""team_scope":"all_members""#).unwrap().fingerprint(),
+            base
+        );
+        assert_eq!(cfg(r#""team_scope":"admin""#).unwrap().fingerprint(), base);
+        assert_ne!(
+            cfg(r#""advanced_rules":"[{\"query\":\"x\"}]""#)
+                .unwrap()
+                .fingerprint(),
+            base
         );
     }
 

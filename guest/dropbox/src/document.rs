@@ -19,6 +19,35 @@ pub const SCOPE_FILES: &str = "files";
 /// Scope of files shared with the account that are not in its Dropbox.
 pub const SCOPE_RECEIVED: &str = "received";
 
+/// `_allow_access_control` of a document.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Access {
+    /// Not written (document-level security is off and the document is only being
+    /// updated): whatever the index holds stays.
+    #[default]
+    Omit,
+    /// Written as `null`: document-level security is off, and a full enumeration clears
+    /// what an earlier run with it on wrote (a partial update would otherwise keep it).
+    Clear,
+    /// The identities that may open the document.
+    Allow(Vec<String>),
+}
+
+impl Access {
+    fn is_omit(&self) -> bool {
+        matches!(self, Access::Omit)
+    }
+}
+
+impl Serialize for Access {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Access::Omit | Access::Clear => s.serialize_none(),
+            Access::Allow(ids) => ids.serialize(s),
+        }
+    }
+}
+
 /// A download the host performs (mirrors WIT `content-request`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContentRequest {
@@ -331,6 +360,10 @@ pub fn content_kind(f: &FileMetadata, format: ExportFormat) -> ContentKind {
         .is_some_and(|e| e.offers(format.as_str()))
     {
         ContentKind::Export
+    } else if f.export_info.is_none() && extension_cow(&f.name) == "paper" {
+        // Search results may leave export_info out; a Paper doc always exports to both
+        // formats (Elastic's connector indexes such matches without content).
+        ContentKind::Export
     } else {
         ContentKind::None
     }
@@ -340,6 +373,11 @@ pub fn content_kind(f: &FileMetadata, format: ExportFormat) -> ContentKind {
 /// map would produce; absent options are omitted.
 #[derive(Serialize)]
 struct FileFields<'a> {
+    #[serde(
+        rename = "_allow_access_control",
+        skip_serializing_if = "Access::is_omit"
+    )]
+    access: &'a Access,
     #[serde(rename = "_timestamp", skip_serializing_if = "Option::is_none")]
     timestamp: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -378,6 +416,11 @@ struct FileFields<'a> {
 /// The fields of a folder document (key order, like [`FileFields`]).
 #[derive(Serialize)]
 struct FolderFields<'a> {
+    #[serde(
+        rename = "_allow_access_control",
+        skip_serializing_if = "Access::is_omit"
+    )]
+    access: &'a Access,
     extension: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     file_path: Option<&'a str>,
@@ -404,6 +447,11 @@ struct FolderFields<'a> {
 /// The fields of a received-file document (key order, like [`FileFields`]).
 #[derive(Serialize)]
 struct ReceivedFields<'a> {
+    #[serde(
+        rename = "_allow_access_control",
+        skip_serializing_if = "Access::is_omit"
+    )]
+    access: &'a Access,
     #[serde(rename = "_timestamp", skip_serializing_if = "Option::is_none")]
     timestamp: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -455,6 +503,15 @@ pub fn file_document<T: Transport>(f: &FileMetadata, client: &Client<'_, T>) -> 
 /// [`file_document`] for an entry the caller no longer needs: its strings move into the
 /// document instead of being copied.
 pub fn file_document_owned<T: Transport>(f: FileMetadata, client: &Client<'_, T>) -> Document {
+    file_document_with(f, client, &Access::Omit)
+}
+
+/// [`file_document_owned`] with its `_allow_access_control`.
+pub fn file_document_with<T: Transport>(
+    f: FileMetadata,
+    client: &Client<'_, T>,
+    access: &Access,
+) -> Document {
     let cfg = client.config;
     let ext = extension_cow(&f.name);
     let is_paper = ext == "paper";
@@ -477,6 +534,7 @@ pub fn file_document_owned<T: Transport>(f: FileMetadata, client: &Client<'_, T>
         + web_url.as_ref().map_or(0, String::len);
     let fields = Fields::with_capacity(
         &FileFields {
+            access,
             timestamp: f.server_modified.as_deref(),
             client_modified: f.client_modified.as_deref(),
             content_hash: f.content_hash.as_deref(),
@@ -550,6 +608,11 @@ pub fn folder_document(f: &FolderMetadata, web_url: &str) -> Document {
 
 /// [`folder_document`] for an entry the caller no longer needs (its id moves).
 pub fn folder_document_owned(f: FolderMetadata, web_url: &str) -> Document {
+    folder_document_with(f, web_url, &Access::Omit)
+}
+
+/// [`folder_document_owned`] with its `_allow_access_control`.
+pub fn folder_document_with(f: FolderMetadata, web_url: &str, access: &Access) -> Document {
     let parent_shared = f.parent_shared_folder_id.as_deref().or_else(|| {
         f.sharing_info
             .as_ref()
@@ -572,6 +635,7 @@ pub fn folder_document_owned(f: FolderMetadata, web_url: &str) -> Document {
         + url.as_ref().map_or(0, String::len);
     let fields = Fields::with_capacity(
         &FolderFields {
+            access,
             extension: "",
             file_path: f.path_display.as_deref(),
             id: &f.id,
@@ -601,9 +665,11 @@ pub fn received_document<T: Transport>(
     f: &SharedFileMetadata,
     link: &SharedLinkMetadata,
     client: &Client<'_, T>,
+    access: &Access,
 ) -> Document {
     let ext = extension_cow(&f.name);
     let fields = Fields::new(&ReceivedFields {
+        access,
         timestamp: link.server_modified.as_deref(),
         client_modified: link.client_modified.as_deref(),
         extension: &ext,
@@ -782,6 +848,47 @@ mod tests {
     }
 
     #[test]
+    fn paper_without_export_info_is_still_exported() {
+        let f = FileMetadata {
+            name: "Notes.paper".into(),
+            id: "id:P".into(),
+            is_downloadable: false,
+            ..Default::default()
+        };
+        assert_eq!(
+            content_kind(&f, ExportFormat::Markdown),
+            ContentKind::Export
+        );
+    }
+
+    #[test]
+    fn access_is_omitted_cleared_or_listed() {
+        let cfg = config();
+        let client = Client::new(&NoNet, &cfg);
+        let d = file_document(&file(), &client);
+        assert!(!d.fields.as_str().contains("_allow_access_control"));
+        let d = file_document_with(file(), &client, &Access::Clear);
+        assert!(
+            d.fields
+                .as_str()
+                .starts_with(r#"{"_allow_access_control":null,"#)
+        );
+        let allow = Access::Allow(vec!["email:a@x.org".into(), "user_id:dbid:A".into()]);
+        let d = file_document_with(file(), &client, &allow);
+        assert_eq!(
+            d.fields["_allow_access_control"],
+            json!(["email:a@x.org", "user_id:dbid:A"])
+        );
+        let f = FolderMetadata {
+            name: "d".into(),
+            id: "id:F".into(),
+            ..Default::default()
+        };
+        let d = folder_document_with(f, "https://www.dropbox.com", &allow);
+        assert_eq!(d.fields["_allow_access_control"][1], "user_id:dbid:A");
+    }
+
+    #[test]
     fn non_exportable_google_doc_has_no_content() {
         let cfg = config();
         let client = Client::new(&NoNet, &cfg);
@@ -858,7 +965,7 @@ mod tests {
             size: Some(99),
             ..Default::default()
         };
-        let d = received_document(&f, &link, &client);
+        let d = received_document(&f, &link, &client, &Access::Omit);
         assert_eq!(d.scope, "received");
         assert_eq!(d.fields["url"], f.preview_url);
         assert_eq!(d.fields["web_url"], f.preview_url);

@@ -4,7 +4,9 @@
 //! only converts between them and the WIT bindings (`tributary:source@0.2.0`).
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::panic))]
 
+pub mod access;
 pub mod account;
+pub mod acl;
 pub mod api;
 pub mod arg;
 pub mod checkpoint;
@@ -12,14 +14,23 @@ pub mod client;
 pub mod config;
 pub mod document;
 pub mod error;
+pub mod events;
 pub mod mapping;
+pub mod rules;
 pub mod session;
+pub mod team;
 pub mod watch;
 
 #[cfg(test)]
 mod bench_tests;
 #[cfg(test)]
+mod dls_tests;
+#[cfg(test)]
+mod rules_sync_tests;
+#[cfg(test)]
 mod session_tests;
+#[cfg(test)]
+mod team_sync_tests;
 
 #[allow(unsafe_code, clippy::all, missing_docs)]
 mod bindings {
@@ -42,7 +53,7 @@ use bindings::exports::tributary::source::source as wit;
 use bindings::tributary::source::{http as wit_http, logging as wit_log, types as wit_types};
 
 use crate::client::{Level, Method, Request, Response, Transport, TransportError};
-use crate::config::{Config, FIELDS, FieldKind, SCOPES};
+use crate::config::{Config, FIELDS, FieldKind};
 use crate::document::{Change, ContentRequest, Document};
 use crate::error::Error;
 use crate::session::{Page, Session};
@@ -62,14 +73,23 @@ impl Transport for Host {
                 headers: r.headers.into_iter().map(|h| (h.name, h.value)).collect(),
                 body: r.body,
             }),
-            Err(e) => Err(match e {
-                wit_http::Error::Denied(m) => TransportError::Denied(m),
-                wit_http::Error::InvalidRequest(m) => TransportError::InvalidRequest(m),
-                wit_http::Error::Transport(m) => TransportError::Transport(m),
-                wit_http::Error::TooLarge(n) => TransportError::TooLarge(n),
-                wit_http::Error::Credential(m) => TransportError::Credential(m),
-            }),
+            Err(e) => Err(transport_error(e)),
         }
+    }
+
+    fn send_many(&self, reqs: Vec<Request>) -> Vec<Result<Response, TransportError>> {
+        let reqs: Vec<wit_types::Request> = reqs.into_iter().map(to_wit_request).collect();
+        wit_http::send_many(&reqs)
+            .into_iter()
+            .map(|r| match r {
+                Ok(r) => Ok(Response {
+                    status: r.status,
+                    headers: r.headers.into_iter().map(|h| (h.name, h.value)).collect(),
+                    body: r.body,
+                }),
+                Err(e) => Err(transport_error(e)),
+            })
+            .collect()
     }
 
     fn log(&self, level: Level, message: &str) {
@@ -81,6 +101,16 @@ impl Transport for Host {
             Level::Error => wit_log::Level::Error,
         };
         wit_log::log(level, message);
+    }
+}
+
+fn transport_error(e: wit_http::Error) -> TransportError {
+    match e {
+        wit_http::Error::Denied(m) => TransportError::Denied(m),
+        wit_http::Error::InvalidRequest(m) => TransportError::InvalidRequest(m),
+        wit_http::Error::Transport(m) => TransportError::Transport(m),
+        wit_http::Error::TooLarge(n) => TransportError::TooLarge(n),
+        wit_http::Error::Credential(m) => TransportError::Credential(m),
     }
 }
 
@@ -214,8 +244,11 @@ impl wit::Guest for Component {
                 })
                 .collect(),
             index_properties: mapping::index_properties().to_string(),
-            access_control_properties: None,
-            scopes: vec![],
+            access_control_properties: Some(access::properties().to_string()),
+            scopes: vec![wit::ScopeDecl {
+                name: access::SCOPE_ACCESS.into(),
+                target: wit::IndexTarget::AccessControl,
+            }],
         }
     }
 
@@ -232,7 +265,7 @@ impl wit::Guest for Component {
                 client_id_field: "app_key".into(),
                 client_secret_field: "app_secret".into(),
                 refresh_token_field: "refresh_token".into(),
-                scopes: SCOPES.iter().map(|s| s.to_string()).collect(),
+                scopes: c.scopes(),
                 token_hosts: c.token_hosts(),
             })),
         })

@@ -32,7 +32,12 @@ pub fn index_properties() -> Value {
         "url": keyword,
         "owner": text_with_keyword(1024),
         "source": keyword,
-        "paper": {"type": "boolean"}
+        "paper": {"type": "boolean"},
+        // Elastic's DLS query template filters on `.keyword` (older templates on `.enum`).
+        "_allow_access_control": {
+            "type": "keyword",
+            "fields": {"keyword": {"type": "keyword"}, "enum": {"type": "keyword"}}
+        }
     })
 }
 
@@ -50,5 +55,9 @@ mod tests {
         }
         assert_eq!(p["name"]["fields"]["keyword"]["type"], "keyword");
         assert_eq!(p["size"]["type"], "long");
+        assert_eq!(
+            p["_allow_access_control"],
+            json!({"type": "keyword", "fields": {"keyword": {"type": "keyword"}, "enum": {"type": "keyword"}}})
+        );
     }
 }

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use serde_json::{Value, json};
 
 use crate::account::check;
-use crate::checkpoint::{Checkpoint, Phase};
+use crate::checkpoint::{Checkpoint, Stage, Unit};
 use crate::client::{Level, Request, Response, Transport, TransportError};
 use crate::config::Config;
 use crate::document::Change;
@@ -13,27 +13,50 @@ use crate::error::Error;
 use crate::session::{Page, Session};
 use crate::watch::wait_for_changes;
 
-const ACCOUNT: &str = "dbid:AAH4f99T0taONIb-OurWxbNQ6ywGRopQngc";
+pub(crate) const ACCOUNT: &str = "dbid:AAH4f99T0taONIb-OurWxbNQ6ywGRopQngc";
 
 type Handler = Box<dyn Fn(&str, &Value, &Request) -> Response>;
 
 /// A fake host: routes requests to a handler and records them.
-struct Fake {
+pub(crate) struct Fake {
     handler: Handler,
-    sent: RefCell<Vec<Request>>,
-    logs: RefCell<Vec<(Level, String)>>,
+    pub(crate) sent: RefCell<Vec<Request>>,
+    pub(crate) logs: RefCell<Vec<(Level, String)>>,
+    /// The routes of each `send-many` call, in order.
+    pub(crate) many: RefCell<Vec<Vec<String>>>,
+}
+
+fn route_of(req: &Request) -> String {
+    req.url
+        .split_once("/2/")
+        .map(|(_, r)| r.to_string())
+        .unwrap_or_default()
 }
 
 impl Fake {
-    fn new(handler: impl Fn(&str, &Value, &Request) -> Response + 'static) -> Fake {
+    pub(crate) fn new(handler: impl Fn(&str, &Value, &Request) -> Response + 'static) -> Fake {
         Fake {
             handler: Box::new(handler),
             sent: RefCell::new(Vec::new()),
             logs: RefCell::new(Vec::new()),
+            many: RefCell::new(Vec::new()),
         }
     }
 
-    fn sent_to(&self, route: &str) -> Vec<Request> {
+    /// The arguments of every request to `route`.
+    pub(crate) fn args_to(&self, route: &str) -> Vec<Value> {
+        self.sent_to(route)
+            .iter()
+            .map(|r| {
+                r.body
+                    .as_deref()
+                    .and_then(|b| serde_json::from_slice(b).ok())
+                    .unwrap_or(Value::Null)
+            })
+            .collect()
+    }
+
+    pub(crate) fn sent_to(&self, route: &str) -> Vec<Request> {
         self.sent
             .borrow()
             .iter()
@@ -44,12 +67,15 @@ impl Fake {
 }
 
 impl Transport for &Fake {
+    fn send_many(&self, reqs: Vec<Request>) -> Vec<Result<Response, TransportError>> {
+        self.many
+            .borrow_mut()
+            .push(reqs.iter().map(route_of).collect());
+        reqs.into_iter().map(|r| self.send(r)).collect()
+    }
+
     fn send(&self, req: Request) -> Result<Response, TransportError> {
-        let route = req
-            .url
-            .split_once("/2/")
-            .map(|(_, r)| r.to_string())
-            .unwrap_or_default();
+        let route = route_of(&req);
         let arg: Value = req
             .body
             .as_deref()
@@ -64,7 +90,7 @@ impl Transport for &Fake {
     }
 }
 
-fn ok(v: Value) -> Response {
+pub(crate) fn ok(v: Value) -> Response {
     Response {
         status: 200,
         headers: vec![("Content-Type".into(), "application/json".into())],
@@ -72,7 +98,7 @@ fn ok(v: Value) -> Response {
     }
 }
 
-fn status(code: u16, v: Value) -> Response {
+pub(crate) fn status(code: u16, v: Value) -> Response {
     Response {
         status: code,
         headers: vec![],
@@ -80,7 +106,7 @@ fn status(code: u16, v: Value) -> Response {
     }
 }
 
-fn user_token_400() -> Response {
+pub(crate) fn user_token_400() -> Response {
     Response {
         status: 400,
         headers: vec![],
@@ -88,7 +114,7 @@ fn user_token_400() -> Response {
     }
 }
 
-fn personal_account() -> Response {
+pub(crate) fn personal_account() -> Response {
     ok(json!({
         "account_id": ACCOUNT, "email": "ann@example.com",
         "name": {"display_name": "Ann"},
@@ -96,7 +122,7 @@ fn personal_account() -> Response {
     }))
 }
 
-fn team_account() -> Response {
+pub(crate) fn team_account() -> Response {
     ok(json!({
         "account_id": ACCOUNT, "email": "admin@acme.example",
         "team": {"id": "dbtid:1", "name": "Acme"}, "team_member_id": "dbmid:AAA1",
@@ -104,7 +130,7 @@ fn team_account() -> Response {
     }))
 }
 
-fn file(id: &str, path: &str) -> Value {
+pub(crate) fn file(id: &str, path: &str) -> Value {
     let name = path.rsplit('/').next().unwrap_or_default();
     json!({".tag": "file", "name": name, "id": id, "path_lower": path.to_lowercase(), "path_display": path,
            "client_modified": "2024-04-01T09:00:00Z", "server_modified": "2024-04-01T09:00:05Z",
@@ -112,12 +138,12 @@ fn file(id: &str, path: &str) -> Value {
            "content_hash": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"})
 }
 
-fn folder(id: &str, path: &str) -> Value {
+pub(crate) fn folder(id: &str, path: &str) -> Value {
     let name = path.rsplit('/').next().unwrap_or_default();
     json!({".tag": "folder", "name": name, "id": id, "path_lower": path.to_lowercase(), "path_display": path})
 }
 
-fn config(extra: Value) -> Config {
+pub(crate) fn config(extra: Value) -> Config {
     let mut c = json!({"app_key": "k"});
     if let (Some(m), Value::Object(e)) = (c.as_object_mut(), extra) {
         m.extend(e);
@@ -125,7 +151,7 @@ fn config(extra: Value) -> Config {
     Config::parse(&c.to_string()).unwrap()
 }
 
-fn kinds(page: &Page) -> Vec<String> {
+pub(crate) fn kinds(page: &Page) -> Vec<String> {
     page.changes
         .iter()
         .map(|c| match c {
@@ -138,11 +164,16 @@ fn kinds(page: &Page) -> Vec<String> {
         .collect()
 }
 
-fn cp(page: &Page) -> Checkpoint {
+pub(crate) fn cp(page: &Page) -> Checkpoint {
     Checkpoint::decode(page.checkpoint.as_deref().unwrap()).unwrap()
 }
 
-fn personal_dropbox(route: &str, arg: &Value, _: &Request) -> Response {
+/// The root unit's cursor and whether its listing completed.
+fn root_cursor(c: &Checkpoint) -> (Option<&str>, bool) {
+    (c.units[0].cursor.as_deref(), c.units[0].listed)
+}
+
+pub(crate) fn personal_dropbox(route: &str, arg: &Value, _: &Request) -> Response {
     match route {
         "team/token/get_authenticated_admin" => user_token_400(),
         "users/get_current_account" => personal_account(),
@@ -194,8 +225,8 @@ fn full_sync_emits_one_dropbox_page_per_call_then_received_files() {
     assert!(p1.has_more);
     let c1 = cp(&p1);
     assert_eq!(
-        (c1.phase, c1.cursor.as_str(), c1.account.as_str()),
-        (Phase::Listing, "c1", ACCOUNT)
+        (c1.stage, root_cursor(&c1), c1.account.as_str()),
+        (Stage::Units, (Some("c1"), false), ACCOUNT)
     );
     assert_eq!(c1.root, "100");
     assert_eq!(c1.path, "");
@@ -204,16 +235,17 @@ fn full_sync_emits_one_dropbox_page_per_call_then_received_files() {
     assert_eq!(kinds(&p2), ["upsert id:B", "end files"]);
     let c2 = cp(&p2);
     assert_eq!(
-        (c2.phase, c2.cursor.as_str(), c2.received_cursor.as_deref()),
-        (Phase::Received, "c2", None)
+        (c2.stage, root_cursor(&c2), c2.received_cursor.as_deref()),
+        (Stage::Received, (Some("c2"), true), None)
     );
     assert!(p2.has_more);
 
     let p3 = s.next_page().unwrap();
     assert_eq!(kinds(&p3), ["begin received", "upsert id:R1"]);
     let c3 = cp(&p3);
+    assert_eq!(c3.stage, Stage::Received);
     assert_eq!(c3.received_cursor.as_deref(), Some("rc1"));
-    assert_eq!(c3.cursor, "c2");
+    assert_eq!(root_cursor(&c3), (Some("c2"), true));
     match &p3.changes[1] {
         Change::Upsert(d) => {
             assert_eq!(d.scope, "received");
@@ -228,8 +260,8 @@ fn full_sync_emits_one_dropbox_page_per_call_then_received_files() {
     assert!(!p4.has_more);
     let c4 = cp(&p4);
     assert_eq!(
-        (c4.phase, c4.cursor.as_str(), c4.received_cursor.as_deref()),
-        (Phase::Delta, "c2", None)
+        (c4.stage, root_cursor(&c4), c4.received_cursor.as_deref()),
+        (Stage::Done, (Some("c2"), true), None)
     );
     assert!(fake.logs.borrow().iter().any(|(l, m)| *l == Level::Warn
         && m.contains("gone.txt")
@@ -300,6 +332,7 @@ fn team_admin_token_selects_the_admin_and_the_team_root() {
         (c.account.as_str(), c.root.as_str(), c.path.as_str()),
         ("dbmid:AAA1", "7", "/team space")
     );
+    assert_eq!(c.stage, Stage::Done);
     let admin = &fake.sent_to("team/token/get_authenticated_admin")[0];
     assert!(admin.header("Dropbox-API-Select-User").is_none());
     let list = &fake.sent_to("files/list_folder")[0];
@@ -323,17 +356,26 @@ fn team_admin_token_selects_the_admin_and_the_team_root() {
     );
 }
 
-fn delta_checkpoint(cursor: &str) -> String {
+pub(crate) fn delta_checkpoint(cursor: &str) -> String {
+    delta_state(cursor, &config(json!({}))).encode()
+}
+
+/// A completed run of the root unit, taken under `cfg`'s settings.
+pub(crate) fn delta_state(cursor: &str, cfg: &Config) -> Checkpoint {
     Checkpoint {
-        v: 1,
-        account: ACCOUNT.into(),
-        root: "100".into(),
-        path: String::new(),
-        phase: Phase::Delta,
-        cursor: cursor.into(),
-        received_cursor: None,
+        stage: Stage::Done,
+        units: vec![Unit {
+            cursor: Some(cursor.into()),
+            listed: true,
+            ..Unit::root()
+        }],
+        ..Checkpoint::fresh(&crate::checkpoint::Identity {
+            account: ACCOUNT.into(),
+            root: "100".into(),
+            path: String::new(),
+            settings: cfg.fingerprint(),
+        })
     }
-    .encode()
 }
 
 #[test]
@@ -358,9 +400,14 @@ fn incremental_sync_applies_deletes_and_moves_in_order() {
     assert_eq!(kinds(&p1), ["delete-tree path_lower=/old", "upsert id:X"]);
     assert!(p1.has_more);
     assert_eq!(
-        (cp(&p1).phase, cp(&p1).cursor.as_str()),
-        (Phase::Delta, "c6")
+        (cp(&p1).stage, root_cursor(&cp(&p1))),
+        (Stage::Units, (Some("c6"), true))
     );
+    // An incremental update does not touch what it does not know (no null ACL field).
+    let Change::Upsert(x) = &p1.changes[1] else {
+        panic!()
+    };
+    assert!(x.fields.get("_allow_access_control").is_none());
     let p2 = s.next_page().unwrap();
     assert_eq!(
         kinds(&p2),
@@ -368,8 +415,8 @@ fn incremental_sync_applies_deletes_and_moves_in_order() {
     );
     assert!(!p2.has_more);
     assert_eq!(
-        (cp(&p2).phase, cp(&p2).cursor.as_str()),
-        (Phase::Delta, "c7")
+        (cp(&p2).stage, root_cursor(&cp(&p2))),
+        (Stage::Done, (Some("c7"), true))
     );
     assert!(fake.sent_to("files/list_folder").is_empty());
 }
@@ -383,19 +430,18 @@ fn incremental_sync_re_enumerates_received_files() {
         _ => personal_dropbox(route, arg, req),
     });
     let mut s = Session::start(&fake, config(json!({})), Some(&delta_checkpoint("c8"))).unwrap();
-    let p1 = s.next_page().unwrap();
-    assert!(p1.changes.is_empty());
-    assert_eq!(
-        (cp(&p1).phase, cp(&p1).cursor.as_str()),
-        (Phase::Received, "c9")
-    );
+    // An empty delta does not cost a page of its own.
     let p2 = s.next_page().unwrap();
     assert_eq!(kinds(&p2), ["begin received", "upsert id:R1"]);
+    assert_eq!(
+        (cp(&p2).stage, root_cursor(&cp(&p2))),
+        (Stage::Received, (Some("c9"), true))
+    );
     let p3 = s.next_page().unwrap();
     assert_eq!(kinds(&p3), ["end received"]);
     assert_eq!(
-        (cp(&p3).phase, cp(&p3).cursor.as_str()),
-        (Phase::Delta, "c9")
+        (cp(&p3).stage, root_cursor(&cp(&p3))),
+        (Stage::Done, (Some("c9"), true))
     );
 }
 
@@ -403,7 +449,8 @@ fn incremental_sync_re_enumerates_received_files() {
 fn resuming_a_listing_does_not_reopen_the_enumeration() {
     let fake = Fake::new(personal_dropbox);
     let mut c = Checkpoint::decode(&delta_checkpoint("c1")).unwrap();
-    c.phase = Phase::Listing;
+    c.stage = Stage::Units;
+    c.units[0].listed = false;
     let mut s = Session::start(
         &fake,
         config(json!({"include_received_files": false})),
@@ -421,19 +468,22 @@ fn resuming_a_listing_does_not_reopen_the_enumeration() {
 fn resuming_the_received_walk_continues_its_cursor() {
     let fake = Fake::new(personal_dropbox);
     let mut c = Checkpoint::decode(&delta_checkpoint("c2")).unwrap();
-    c.phase = Phase::Received;
+    c.stage = Stage::Received;
     c.received_cursor = Some("rc1".into());
     let mut s = Session::start(&fake, config(json!({})), Some(&c.encode())).unwrap();
     let p = s.next_page().unwrap();
     assert_eq!(kinds(&p), ["end received"]);
-    assert_eq!((cp(&p).phase, cp(&p).cursor.as_str()), (Phase::Delta, "c2"));
+    assert_eq!(
+        (cp(&p).stage, root_cursor(&cp(&p))),
+        (Stage::Done, (Some("c2"), true))
+    );
 }
 
 #[test]
 fn resuming_the_received_walk_with_received_files_switched_off_closes_it_empty() {
     let fake = Fake::new(personal_dropbox);
     let mut c = Checkpoint::decode(&delta_checkpoint("c2")).unwrap();
-    c.phase = Phase::Received;
+    c.stage = Stage::Received;
     c.received_cursor = Some("rc1".into());
     let cfg = config(json!({"include_received_files": false}));
     let mut s = Session::start(&fake, cfg, Some(&c.encode())).unwrap();
@@ -456,7 +506,7 @@ fn received_invalid_cursor_restarts_the_walk_without_a_new_begin() {
         _ => personal_dropbox(route, arg, req),
     });
     let mut c = Checkpoint::decode(&delta_checkpoint("c2")).unwrap();
-    c.phase = Phase::Received;
+    c.stage = Stage::Received;
     c.received_cursor = Some("stale".into());
     let mut s = Session::start(&fake, config(json!({})), Some(&c.encode())).unwrap();
     let p = s.next_page().unwrap();
@@ -636,7 +686,7 @@ fn wait_for_changes_reports_interrupted_runs_and_resets() {
         )
     });
     let mut c = Checkpoint::decode(&delta_checkpoint("c2")).unwrap();
-    c.phase = Phase::Listing;
+    c.stage = Stage::Units;
     let r = wait_for_changes(&&fake, &config(json!({})), &c.encode(), 60).unwrap();
     assert!(r.changes);
     assert!(fake.sent.borrow().is_empty());
@@ -644,4 +694,28 @@ fn wait_for_changes_reports_interrupted_runs_and_resets() {
         wait_for_changes(&&fake, &config(json!({})), &delta_checkpoint("c2"), 60),
         Err(Error::CheckpointExpired(_))
     ));
+}
+
+#[test]
+fn wait_for_changes_polls_on_a_timer_without_a_single_cursor() {
+    let fake = Fake::new(|_, _, _| panic!("no long poll with many cursors"));
+    let mut c = Checkpoint::decode(&delta_checkpoint("c2")).unwrap();
+    c.units.push(Unit {
+        kind: crate::checkpoint::UnitKind::MemberFolder,
+        ns: Some("12".into()),
+        name: "Ann".into(),
+        member: Some("dbmid:A".into()),
+        cursor: Some("c12".into()),
+        listed: true,
+    });
+    let r = wait_for_changes(&&fake, &config(json!({})), &c.encode(), 60).unwrap();
+    assert!(r.changes);
+    assert_eq!(r.backoff_secs, Some(60));
+    // Document-level security on a team: a quiet long poll still ends in a sync that reads
+    // the event log.
+    let quiet = Fake::new(|_, _, _| ok(json!({"changes": false})));
+    let mut c = Checkpoint::decode(&delta_checkpoint("c2")).unwrap();
+    c.events.insert("sharing".into(), "ev".into());
+    let r = wait_for_changes(&&quiet, &config(json!({})), &c.encode(), 60).unwrap();
+    assert!(r.changes);
 }

@@ -128,6 +128,30 @@ pub async fn run(
     if let Err(e) = sink.prepare(&properties).await {
         return failed(report, SyncError::Failed(e.context("preparing the index")));
     }
+    // The access-control index needs its mapping too: with dynamic mapping `tributary.run`
+    // becomes text, the purge's term query never matches, and every identity is purged.
+    if let Some(acl) = &access_control {
+        let acl_properties: Value = match tenant.info.access_control_properties.as_deref() {
+            None => Value::Null,
+            Some(text) => match serde_json::from_str(text) {
+                Ok(v) => v,
+                Err(e) => {
+                    return failed(
+                        report,
+                        SyncError::Failed(anyhow!(
+                            "the component's access-control properties are not JSON: {e}"
+                        )),
+                    );
+                }
+            },
+        };
+        if let Err(e) = acl.prepare(&acl_properties).await {
+            return failed(
+                report,
+                SyncError::Failed(e.context("preparing the access-control index")),
+            );
+        }
+    }
     let state = match store
         .acquire(
             &tenant.config.tenant,

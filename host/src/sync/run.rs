@@ -53,9 +53,11 @@ impl Sinks {
     pub fn of(&self, target: IndexTarget) -> anyhow::Result<&Arc<Sink>> {
         match target {
             IndexTarget::Documents => Ok(&self.documents),
-            IndexTarget::AccessControl => self.access_control.as_ref().ok_or_else(|| {
-                anyhow!("this run has no access-control index (a dry run prints those documents with the others)")
-            }),
+            // Only a dry run has no access-control sink (a declared access-control scope
+            // always gets one otherwise): it prints those documents with the others.
+            IndexTarget::AccessControl => {
+                Ok(self.access_control.as_ref().unwrap_or(&self.documents))
+            }
         }
     }
 

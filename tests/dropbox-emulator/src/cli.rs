@@ -27,6 +27,9 @@ pub struct Args {
     /// Deterministic generator, e.g. files=100000,depth=6,fanout=10,seed=7,max_size=1048576,paper=0.01,text=0.8
     #[arg(long)]
     pub generate: Option<GenSpec>,
+    /// Deterministic team (team mode), e.g. members=200,files=500,groups=10,team_folders=2,shares=100,file_shares=200,wide=25,seed=7
+    #[arg(long)]
+    pub generate_team: Option<crate::team_gen::TeamGenSpec>,
     /// OAuth app key (client_id).
     #[arg(long, default_value = "emulator-app-key")]
     pub app_key: String,
@@ -108,6 +111,9 @@ impl Args {
         }
         if let Some(g) = &self.generate {
             seed::generate(&mut world, g)?;
+        }
+        if let Some(g) = &self.generate_team {
+            crate::team_gen::generate_team(&mut world, g)?;
         }
         let config = Config {
             app_key: self.app_key.clone(),

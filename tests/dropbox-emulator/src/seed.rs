@@ -2,8 +2,10 @@
 
 use crate::clock;
 use crate::content::{Content, FileData, SynthKind, VARIANTS, mix};
+use crate::directory::{GroupManagement, MemberStatus};
 use crate::routes::admin::{ReceivedArg, add_received, put_paper};
 use crate::state::World;
+use crate::team_changes::{GrantSpec, ShareTarget};
 use anyhow::{Context, bail};
 use base64::Engine;
 use serde::Deserialize;
@@ -66,6 +68,32 @@ pub struct MemberSpec {
     /// Team admin.
     #[serde(default)]
     pub admin: bool,
+    /// `active` (default), `invited`, `suspended` or `removed`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// External id (directory sync).
+    #[serde(default)]
+    pub external_id: Option<String>,
+}
+
+/// `team.groups[]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupSpec {
+    /// Group name (unique).
+    pub name: String,
+    /// Members by email or team member id.
+    #[serde(default)]
+    pub members: Vec<String>,
+    /// Members who manage the group (added as members too).
+    #[serde(default)]
+    pub owners: Vec<String>,
+    /// External id.
+    #[serde(default)]
+    pub external_id: Option<String>,
+    /// `company_managed` (default) or `user_managed`.
+    #[serde(default)]
+    pub management: Option<String>,
 }
 
 /// `team.team_folders[]`.
@@ -74,6 +102,23 @@ pub struct MemberSpec {
 pub struct TeamFolderSpec {
     /// Folder name.
     pub name: String,
+    /// Who may open it (default: the everyone group, as editors).
+    #[serde(default)]
+    pub members: Vec<GrantSpec>,
+}
+
+/// `team.shared_folders[]` and `team.shared_files[]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShareSpec {
+    /// Team-root path of the folder (created if missing) or file (must exist).
+    pub path: String,
+    /// Shared folders: the owner (default: whose home it is in, else the admin).
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// Members.
+    #[serde(default)]
+    pub members: Vec<GrantSpec>,
 }
 
 /// `team` in a manifest.
@@ -85,9 +130,18 @@ pub struct TeamSpec {
     /// Members; the first `admin: true` one is the admin (else the first).
     #[serde(default)]
     pub members: Vec<MemberSpec>,
+    /// Groups.
+    #[serde(default)]
+    pub groups: Vec<GroupSpec>,
     /// Team folders.
     #[serde(default)]
     pub team_folders: Vec<TeamFolderSpec>,
+    /// Folders shared with members, groups and email invitees.
+    #[serde(default)]
+    pub shared_folders: Vec<ShareSpec>,
+    /// Files shared individually.
+    #[serde(default)]
+    pub shared_files: Vec<ShareSpec>,
 }
 
 /// The manifest file.
@@ -158,23 +212,9 @@ pub fn world_from_manifest(m: Option<&Manifest>) -> anyhow::Result<World> {
     let Some(m) = m else {
         return Ok(world);
     };
+    world.defer_mounts = true;
     if let Some(team) = &m.team {
-        if team.members.is_empty() {
-            bail!("manifest team needs at least one member");
-        }
-        world.set_team(&team.name);
-        let any_admin = team.members.iter().any(|x| x.admin);
-        for (i, mem) in team.members.iter().enumerate() {
-            world.add_member(
-                &mem.display_name,
-                &mem.email,
-                mem.admin || (!any_admin && i == 0),
-                BASE_TIME,
-            );
-        }
-        for tf in &team.team_folders {
-            world.add_team_folder(&tf.name, BASE_TIME);
-        }
+        seed_team_directory(&mut world, team)?;
     }
     for f in &m.folders {
         check_abs(f)?;
@@ -214,7 +254,145 @@ pub fn world_from_manifest(m: Option<&Manifest>) -> anyhow::Result<World> {
     for r in &m.received_files {
         add_received(&mut world, r, BASE_TIME);
     }
+    if let Some(team) = &m.team {
+        seed_team_shares(&mut world, team)?;
+    }
+    finish_seeding(&mut world);
     Ok(world)
+}
+
+/// Seeding is history from before any cursor: mounts settle, the journal starts empty.
+pub fn finish_seeding(world: &mut World) {
+    world.defer_mounts = false;
+    world.sync_mounts(false);
+    world.journal.clear();
+}
+
+fn member_ref(world: &World, who: &str, what: &str) -> anyhow::Result<usize> {
+    world
+        .find_member(who)
+        .with_context(|| format!("{what}: unknown team member {who:?} (give an email or dbmid:)"))
+}
+
+/// Members, groups and team folders of a manifest team.
+fn seed_team_directory(world: &mut World, team: &TeamSpec) -> anyhow::Result<()> {
+    if team.members.is_empty() {
+        bail!("manifest team needs at least one member");
+    }
+    world.set_team(&team.name);
+    let any_admin = team.members.iter().any(|x| x.admin);
+    for (i, mem) in team.members.iter().enumerate() {
+        let status = match mem.status.as_deref() {
+            None => MemberStatus::Active,
+            Some(s) => MemberStatus::parse(s).with_context(|| {
+                format!(
+                    "member {}: status {s:?}: want active, invited, suspended or removed",
+                    mem.email
+                )
+            })?,
+        };
+        let idx = world
+            .join_member(
+                &mem.display_name,
+                &mem.email,
+                mem.admin || (!any_admin && i == 0),
+                status,
+                None,
+                BASE_TIME,
+            )
+            .map_err(|e| anyhow::anyhow!("member {}: {e}", mem.email))?;
+        world.accounts[idx].external_id = mem.external_id.clone();
+    }
+    let admin = world.default_account();
+    for g in &team.groups {
+        let management = match g.management.as_deref() {
+            None => GroupManagement::CompanyManaged,
+            Some(s) => GroupManagement::parse(s).with_context(|| {
+                format!(
+                    "group {}: management {s:?}: want company_managed or user_managed",
+                    g.name
+                )
+            })?,
+        };
+        let members = g
+            .members
+            .iter()
+            .map(|m| member_ref(world, m, &format!("group {}", g.name)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let owners = g
+            .owners
+            .iter()
+            .map(|m| member_ref(world, m, &format!("group {}", g.name)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let id = world
+            .create_group(
+                &g.name,
+                management,
+                g.external_id.clone(),
+                &members,
+                admin,
+                BASE_TIME,
+            )
+            .map_err(|e| anyhow::anyhow!("group {}: {e}", g.name))?;
+        world
+            .group_add(&id, &owners, admin, BASE_TIME, true)
+            .map_err(|e| anyhow::anyhow!("group {}: {e}", g.name))?;
+    }
+    for tf in &team.team_folders {
+        let grants = world
+            .parse_grants(&tf.members, None)
+            .map_err(|e| anyhow::anyhow!("team folder {}: {e}", tf.name))?;
+        world
+            .create_team_folder(&tf.name, grants, admin, BASE_TIME, false)
+            .map_err(|e| anyhow::anyhow!("team folder {}: {e}", tf.name))?;
+    }
+    Ok(())
+}
+
+/// Shared folders and shared files of a manifest team (after the content exists).
+fn seed_team_shares(world: &mut World, team: &TeamSpec) -> anyhow::Result<()> {
+    let admin = world.default_account();
+    for sf in &team.shared_folders {
+        check_abs(&sf.path)?;
+        let what = format!("shared folder {}", sf.path);
+        let owner = sf
+            .owner
+            .as_deref()
+            .map(|o| member_ref(world, o, &what))
+            .transpose()?;
+        world
+            .mkdirs(&sf.path, BASE_TIME, false)
+            .map_err(|e| anyhow::anyhow!("{what}: {e:?}"))?;
+        let lower_p = crate::state::lower(&sf.path);
+        let ns = world
+            .share_folder(&lower_p, owner, admin, BASE_TIME, false)
+            .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+        let owner = world.namespaces.get(&ns).and_then(|n| n.owner);
+        let grants = world
+            .parse_grants(&sf.members, owner)
+            .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+        world
+            .add_grants(&ShareTarget::Folder(ns), grants, admin, BASE_TIME, false)
+            .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+    }
+    for sf in &team.shared_files {
+        check_abs(&sf.path)?;
+        let what = format!("shared file {}", sf.path);
+        let (target, global) = world
+            .find_target(&sf.path)
+            .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+        let Some(t @ ShareTarget::File(_)) = target else {
+            bail!("{what}: not a file (share folders under shared_folders)");
+        };
+        let owner = world.owner_of(&global);
+        let grants = world
+            .parse_grants(&sf.members, owner)
+            .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+        world
+            .add_grants(&t, grants, admin, BASE_TIME, false)
+            .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+    }
+    Ok(())
 }
 
 /// Parse and validate a manifest file.

@@ -7,6 +7,7 @@ use crate::errors::{ApiError, nest};
 use crate::faults::Decision;
 use crate::oauth::{self, Principal};
 use crate::routes::{self, AuthKind, Call, Caller, Reply, Style};
+use crate::stats::Answered;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -102,6 +103,7 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
     let key = route_key(&path);
     let admin = path.starts_with("/_admin");
     let rid = app.request_id();
+    let arrived = std::time::Instant::now();
     let mut injected = None;
     if !admin {
         let (latency, decision) = app.faults().decide(&key);
@@ -110,7 +112,13 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
         }
         match decision {
             Some(Decision::Drop) => {
-                app.stats().record(&key, None, 0);
+                app.stats().record(Answered {
+                    route: &key,
+                    status: None,
+                    bytes: 0,
+                    arrived,
+                    retry_after: None,
+                });
                 return Err(Dropped);
             }
             Some(Decision::Respond(e)) => injected = Some(error_response(&e)),
@@ -125,8 +133,18 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
         resp.headers_mut().insert("x-dropbox-request-id", v);
     }
     if !admin {
-        let len = resp.body().len();
-        app.stats().record(&key, Some(resp.status().as_u16()), len);
+        let retry_after = resp
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok());
+        app.stats().record(Answered {
+            route: &key,
+            status: Some(resp.status().as_u16()),
+            bytes: resp.body().len(),
+            arrived,
+            retry_after,
+        });
     }
     Ok(resp)
 }
@@ -448,7 +466,9 @@ fn authenticate(
     match (kind, principal) {
         (AuthKind::Team | AuthKind::AnyToken, Principal::Team) => {
             let admin = world.default_account();
-            Ok(caller(admin, world.root_view(admin)))
+            let mut view = world.root_view(admin);
+            view.admin = true;
+            Ok(caller(admin, view))
         }
         (AuthKind::AnyToken, Principal::User(account)) => {
             Ok(caller(account, world.home_view(account)))
@@ -458,7 +478,7 @@ fn authenticate(
             "This API function operates on an entire Dropbox Business team, but the OAuth 2 access token you provided is for a single Dropbox account.",
         )),
         (_, Principal::User(account)) => {
-            let view = path_root(&world, name, account, headers)?;
+            let view = path_root(&world, name, account, headers, false)?;
             Ok(caller(account, view))
         }
         (_, Principal::Team) => {
@@ -490,18 +510,43 @@ fn authenticate(
             if admin_mode && !world.accounts[account].admin {
                 return Err(ApiError::auth("invalid_select_admin"));
             }
-            let view = path_root(&world, name, account, headers)?;
+            // Invited members have no account yet and removed ones have left.
+            if matches!(
+                world.accounts[account].status,
+                crate::directory::MemberStatus::Invited | crate::directory::MemberStatus::Removed
+            ) {
+                return Err(ApiError::auth(if admin_mode {
+                    "invalid_select_admin"
+                } else {
+                    "invalid_select_user"
+                }));
+            }
+            let view = path_root(&world, name, account, headers, admin_mode)?;
             Ok(caller(account, view))
         }
     }
 }
 
-/// Apply `Dropbox-API-Path-Root` to an account's default (home) view.
+/// Apply `Dropbox-API-Path-Root` to an account's default (home) view. An admin acting
+/// team-wide (`admin`, Select-Admin) reaches any namespace of the team.
 fn path_root(
     world: &crate::state::World,
     name: &str,
     account: usize,
     headers: &HeaderMap,
+    admin: bool,
+) -> Result<crate::state::View, ApiError> {
+    let mut view = path_root_view(world, name, account, headers, admin)?;
+    view.admin = admin;
+    Ok(view)
+}
+
+fn path_root_view(
+    world: &crate::state::World,
+    name: &str,
+    account: usize,
+    headers: &HeaderMap,
+    admin: bool,
 ) -> Result<crate::state::View, ApiError> {
     let Some(raw) = headers.get("dropbox-api-path-root") else {
         return Ok(world.home_view(account));
@@ -537,7 +582,7 @@ fn path_root(
                 .and_then(Value::as_str)
                 .ok_or_else(bad)?;
             world
-                .namespace_view(account, ns)
+                .namespace_view(account, ns, admin)
                 .ok_or_else(|| ApiError::PathRoot(crate::errors::tag("no_permission")))
         }
         _ => Err(bad()),

@@ -1,12 +1,17 @@
 //! The emulated Dropbox: accounts, team, namespaces, the file tree and its change journal.
 //!
 //! One global tree holds every namespace: a personal account's root is `""`; in team mode the
-//! team root is `""`, team folders and member home folders are mounted one level below it. A
-//! caller's [`View`] is a prefix of that tree (plus other members' homes hidden at the team root).
+//! team root is `""`, team folders and member home folders are mounted one level below it, and
+//! shared folders are mounted wherever their owner created them. A caller's [`View`] maps its
+//! own path space onto that tree (see `views.rs`); who may see what is decided in `acl.rs`.
 
+use crate::acl::{Grant, Mount, Namespace, NsKind};
+use crate::audit::AuditEvent;
 use crate::content::FileData;
+use crate::directory::{Group, MemberStatus};
 use crate::errors::{ApiError, nest, tag};
 use crate::ids;
+pub use crate::views::View;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::sync::Arc;
@@ -68,6 +73,24 @@ pub enum Entry {
         /// Name at deletion.
         name: String,
     },
+    /// A namespace became visible to one account (a shared folder mounted in its home, or a
+    /// team folder it joined). `Change::path_lower` is the account's virtual mount path.
+    Mount {
+        /// The account that gained the mount.
+        account: usize,
+        /// The namespace mounted.
+        ns: String,
+    },
+    /// A namespace stopped being visible to one account; reads as a `deleted` entry at the
+    /// account's virtual mount path (`Change::path_lower`).
+    Unmount {
+        /// The account that lost the mount.
+        account: usize,
+        /// Virtual display path of the mount point.
+        path_display: String,
+        /// Name of the mount point.
+        name: String,
+    },
 }
 
 /// One change in the ordered journal.
@@ -98,23 +121,18 @@ pub struct Account {
     pub team_member_id: Option<String>,
     /// Team admin.
     pub admin: bool,
+    /// Team membership status (personal accounts are `Active`).
+    pub status: MemberStatus,
+    /// When the member joined (or was invited), Unix seconds.
+    pub joined_on: i64,
+    /// Optional external id (directory sync).
+    pub external_id: Option<String>,
     /// Home namespace id.
     pub home_ns: String,
     /// Global lower path of the home (personal: `""`).
     pub home_lower: String,
     /// Global display path of the home.
     pub home_display: String,
-}
-
-/// A team folder.
-#[derive(Debug, Clone)]
-pub struct TeamFolder {
-    /// Namespace / shared folder id.
-    pub ns: String,
-    /// Name.
-    pub name: String,
-    /// Global lower path (`/engineering`).
-    pub path_lower: String,
 }
 
 /// The team, in team mode.
@@ -126,8 +144,8 @@ pub struct Team {
     pub name: String,
     /// Root namespace id.
     pub root_ns: String,
-    /// Team folders.
-    pub folders: Vec<TeamFolder>,
+    /// The system group every active member belongs to ("Everyone at <team>").
+    pub everyone_group: String,
 }
 
 /// A file someone else shared with the account.
@@ -149,49 +167,6 @@ pub struct Received {
     pub rev: String,
     /// Modification / invitation time.
     pub time: i64,
-}
-
-/// The caller's window onto the tree.
-#[derive(Debug, Clone)]
-pub struct View {
-    /// Index into [`World::accounts`].
-    pub account: usize,
-    /// Global lower path that is `""` for this caller.
-    pub prefix_lower: String,
-    /// Display form of the prefix.
-    pub prefix_display: String,
-    /// Global lower paths (other members' homes) invisible here, each with a trailing `/`-less form.
-    pub hidden: Vec<String>,
-}
-
-impl View {
-    /// Whether a global path is visible in this view (ignores the prefix).
-    pub fn visible(&self, global_lower: &str) -> bool {
-        !self.hidden.iter().any(|h| {
-            global_lower.starts_with(h.as_str())
-                && matches!(global_lower.as_bytes().get(h.len()), None | Some(b'/'))
-        })
-    }
-
-    /// Whether a global path lies strictly inside this view and is visible.
-    pub fn contains(&self, global_lower: &str) -> bool {
-        global_lower.len() > self.prefix_lower.len()
-            && global_lower.starts_with(self.prefix_lower.as_str())
-            && global_lower.as_bytes()[self.prefix_lower.len()] == b'/'
-            && self.visible(global_lower)
-    }
-
-    /// Path relative to the view (lower).
-    pub fn rel_lower<'a>(&self, global_lower: &'a str) -> &'a str {
-        global_lower.get(self.prefix_lower.len()..).unwrap_or("")
-    }
-
-    /// Path relative to the view (display).
-    pub fn rel_display<'a>(&self, global_display: &'a str) -> &'a str {
-        global_display
-            .get(self.prefix_display.len()..)
-            .unwrap_or("")
-    }
 }
 
 /// What a request path names.
@@ -222,9 +197,22 @@ pub struct World {
     pub epoch: u64,
     /// Files shared with the account.
     pub received: Vec<Received>,
-    /// First path component (global lower) → shared folder id, for `sharing_info`.
-    pub shared_mounts: HashMap<String, String>,
+    /// Namespaces by id: the team root, member homes, team folders, shared folders.
+    pub namespaces: BTreeMap<String, Namespace>,
+    /// Global lower path of every namespace mount point → namespace id.
+    pub ns_at: HashMap<String, String>,
+    /// Explicit members of individually shared files, by file id.
+    pub file_grants: HashMap<String, Vec<Grant>>,
+    /// Team groups.
+    pub groups: Vec<Group>,
+    /// Per account: the namespaces it currently sees mounted (see `acl::sync_mounts`).
+    pub mounts: HashMap<usize, BTreeMap<String, Mount>>,
+    /// The team audit log (`team_log/get_events`).
+    pub events: Vec<AuditEvent>,
+    /// While seeding: skip mount updates until `seed::finish_seeding` does them once.
+    pub defer_mounts: bool,
     counter: u64,
+    ns_counter: u64,
     salt: u64,
 }
 
@@ -260,8 +248,15 @@ impl World {
             tombstones: BTreeMap::new(),
             epoch: 1,
             received: Vec::new(),
-            shared_mounts: HashMap::new(),
+            namespaces: BTreeMap::new(),
+            ns_at: HashMap::new(),
+            file_grants: HashMap::new(),
+            groups: Vec::new(),
+            mounts: HashMap::new(),
+            events: Vec::new(),
+            defer_mounts: false,
             counter: 0,
+            ns_counter: 0,
             salt,
         };
         let acc = w.make_account(display_name, email, None, false, "3235641".into(), "", "");
@@ -294,32 +289,45 @@ impl World {
             email: email.to_string(),
             team_member_id,
             admin,
+            status: MemberStatus::Active,
+            joined_on: crate::seed::BASE_TIME,
+            external_id: None,
             home_ns,
             home_lower: home_lower.to_string(),
             home_display: home_display.to_string(),
         }
     }
 
-    /// Switch to team mode: a team root with member homes (created by the caller).
+    /// Switch to team mode: a team root with member homes (created by the caller) and the
+    /// "Everyone at <team>" system group.
     pub fn set_team(&mut self, name: &str) {
         let id = ids::team_id(self.salt ^ 0x7EA);
+        let root_ns = "3235640".to_string();
+        let everyone = self.new_group_id();
+        self.groups.push(Group::everyone(&everyone, name));
         self.team = Some(Team {
             id,
             name: name.to_string(),
-            root_ns: "3235640".into(),
-            folders: Vec::new(),
+            root_ns: root_ns.clone(),
+            everyone_group: everyone,
         });
+        self.namespaces.insert(
+            root_ns.clone(),
+            Namespace::new(root_ns, NsKind::Root, String::new(), None),
+        );
         self.accounts.clear();
     }
 
-    /// Add a team member with a home folder `/Display Name` (its own namespace).
-    pub fn add_member(&mut self, display_name: &str, email: &str, admin: bool, now: i64) {
-        let idx = self.accounts.len() as u64;
-        let ns = format!("{}", 3_300_000 + idx);
+    /// Add a team member with a home folder `/Display Name` (its own namespace); returns its index.
+    pub fn add_member(&mut self, display_name: &str, email: &str, admin: bool, now: i64) -> usize {
+        let idx = self.accounts.len();
+        let ns = format!("{}", 3_300_000 + idx as u64);
         let display = format!("/{display_name}");
         let lower_p = lower(&display);
-        let mid = ids::team_member_id(self.salt ^ (idx + 1) ^ crate::content::mix(idx + 77));
-        let acc = self.make_account(
+        let mid = ids::team_member_id(
+            self.salt ^ (idx as u64 + 1) ^ crate::content::mix(idx as u64 + 77),
+        );
+        let mut acc = self.make_account(
             display_name,
             email,
             Some(mid),
@@ -328,36 +336,62 @@ impl World {
             &lower_p,
             &display,
         );
+        acc.joined_on = now;
         self.accounts.push(acc);
         if let Ok(Some(node)) = self.mkdirs(&display, now, false) {
             let mut n = (*node).clone();
-            n.mount_ns = Some(ns);
+            n.mount_ns = Some(ns.clone());
             self.tree.insert(n.path_lower.clone(), Arc::new(n));
         }
+        self.ns_at.insert(lower_p.clone(), ns.clone());
+        self.namespaces.insert(
+            ns.clone(),
+            Namespace::new(ns, NsKind::Home(idx), lower_p, Some(idx)),
+        );
+        idx
     }
 
-    /// Add a team folder `/Name` (a shared namespace).
-    pub fn add_team_folder(&mut self, name: &str, now: i64) {
-        let Some(team) = self.team.as_ref() else {
-            return;
-        };
-        let ns = format!("{}", 3_400_000 + team.folders.len() as u64);
+    /// Add a team folder `/Name` (a shared namespace) shared with `grants` (none: the
+    /// everyone group, as editors); returns its namespace id.
+    pub fn add_team_folder(&mut self, name: &str, grants: Vec<Grant>, now: i64) -> Option<String> {
+        let team = self.team.as_ref()?;
+        let everyone = team.everyone_group.clone();
+        let ns = self.new_ns_id(3_400_000);
         let display = format!("/{name}");
         let lower_p = lower(&display);
-        if let Ok(Some(node)) = self.mkdirs(&display, now, false) {
-            let mut n = (*node).clone();
-            n.mount_ns = Some(ns.clone());
-            n.shared = true;
-            self.tree.insert(n.path_lower.clone(), Arc::new(n));
-        }
-        self.shared_mounts.insert(lower_p.clone(), ns.clone());
-        if let Some(team) = self.team.as_mut() {
-            team.folders.push(TeamFolder {
-                ns,
-                name: name.to_string(),
-                path_lower: lower_p,
-            });
-        }
+        let node = self.mkdirs(&display, now, false).ok()??;
+        let mut n = (*node).clone();
+        n.mount_ns = Some(ns.clone());
+        n.shared = true;
+        self.tree.insert(n.path_lower.clone(), Arc::new(n));
+        self.ns_at.insert(lower_p.clone(), ns.clone());
+        let grants = if grants.is_empty() {
+            vec![Grant {
+                who: crate::acl::Principal::Group(everyone),
+                access: crate::acl::Access::Editor,
+            }]
+        } else {
+            grants
+        };
+        let mut rec = Namespace::new(ns.clone(), NsKind::TeamFolder, lower_p, None);
+        rec.grants = grants;
+        rec.created = now;
+        self.namespaces.insert(ns.clone(), rec);
+        Some(ns)
+    }
+
+    /// A fresh namespace id in the `base` block (team folders 34xxxxx, shared folders 35xxxxx).
+    pub fn new_ns_id(&mut self, base: u64) -> String {
+        self.ns_counter += 1;
+        format!("{}", base + self.ns_counter)
+    }
+
+    /// A fresh `g:` group id (32 hex characters).
+    pub fn new_group_id(&mut self) -> String {
+        let n = self.next();
+        let a = crate::content::mix(n ^ self.salt ^ 0x6E0);
+        let b = crate::content::mix(a ^ 0x9);
+        format!("g:{a:016x}{b:016x}")
     }
 
     fn next(&mut self) -> u64 {
@@ -389,75 +423,10 @@ impl World {
             .position(|a| a.team_member_id.as_deref() == Some(team_member_id))
     }
 
-    /// The default view of an account: its home namespace.
-    pub fn home_view(&self, account: usize) -> View {
-        let a = &self.accounts[account.min(self.accounts.len().saturating_sub(1))];
-        View {
-            account,
-            prefix_lower: a.home_lower.clone(),
-            prefix_display: a.home_display.clone(),
-            hidden: Vec::new(),
-        }
-    }
-
-    /// The team-root view of a member (other members' homes hidden).
-    pub fn root_view(&self, account: usize) -> View {
-        if self.team.is_none() {
-            return self.home_view(account);
-        }
-        let hidden = self
-            .accounts
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != account)
-            .map(|(_, a)| a.home_lower.clone())
-            .collect();
-        View {
-            account,
-            prefix_lower: String::new(),
-            prefix_display: String::new(),
-            hidden,
-        }
-    }
-
-    /// A view over everything (admin ground truth for all namespaces).
-    pub fn whole_view(&self, account: usize) -> View {
-        View {
-            account,
-            prefix_lower: String::new(),
-            prefix_display: String::new(),
-            hidden: Vec::new(),
-        }
-    }
-
-    /// The view rooted at namespace `ns`, if `account` may see it.
-    pub fn namespace_view(&self, account: usize, ns: &str) -> Option<View> {
-        let acc = self.accounts.get(account)?;
-        match &self.team {
-            None => (acc.home_ns == ns).then(|| self.home_view(account)),
-            Some(team) => {
-                if team.root_ns == ns {
-                    return Some(self.root_view(account));
-                }
-                if acc.home_ns == ns {
-                    return Some(self.home_view(account));
-                }
-                let tf = team.folders.iter().find(|f| f.ns == ns)?;
-                let node = self.tree.get(&tf.path_lower)?;
-                Some(View {
-                    account,
-                    prefix_lower: node.path_lower.clone(),
-                    prefix_display: node.path_display.clone(),
-                    hidden: Vec::new(),
-                })
-            }
-        }
-    }
-
     /// Resolve a request path (`""`, `/a/b`, `id:…[/rel]`, `rev:…`, `ns:N[/rel]`) in a view.
     pub fn resolve(&self, view: &View, path: &str) -> Result<Target, ApiError> {
         if path.is_empty() {
-            return Ok(Target::Path(view.prefix_lower.clone()));
+            return Ok(Target::Path(view.root_global.clone()));
         }
         if let Some(r) = path.strip_prefix("rev:") {
             let node = self
@@ -477,7 +446,7 @@ impl World {
             let global = self
                 .ids
                 .get(&format!("id:{id}"))
-                .filter(|g| view.contains(g))
+                .filter(|g| view.contains(g) || **g == view.root_global)
                 .ok_or_else(|| ApiError::path("not_found"))?;
             return Ok(Target::Path(format!("{global}{}", lower(rel))));
         }
@@ -487,15 +456,16 @@ impl World {
                 None => (rest, ""),
             };
             let v = self
-                .namespace_view(view.account, ns)
+                .namespace_view(view.account, ns, view.admin)
                 .ok_or_else(|| ApiError::path("not_found"))?;
-            return Ok(Target::Path(format!("{}{}", v.prefix_lower, lower(rel))));
+            return v
+                .to_global(&format!("{}{}", v.prefix_lower, lower(rel)))
+                .map(Target::Path)
+                .ok_or_else(|| ApiError::path("not_found"));
         }
-        Ok(Target::Path(format!(
-            "{}{}",
-            view.prefix_lower,
-            lower(path)
-        )))
+        view.to_global(&format!("{}{}", view.prefix_lower, lower(path)))
+            .map(Target::Path)
+            .ok_or_else(|| ApiError::path("not_found"))
     }
 
     /// Look up a visible node by global lower path.
@@ -508,7 +478,7 @@ impl World {
 
     /// Whether a global path is an existing folder (or the view root).
     pub fn is_folder(&self, view: &View, global_lower: &str) -> bool {
-        global_lower == view.prefix_lower
+        global_lower == view.root_global
             || self
                 .get(view, global_lower)
                 .is_some_and(|n| n.kind == Kind::Folder)
@@ -655,8 +625,17 @@ impl World {
                 tag("no_write_permission"),
             )));
         }
+        let mut unshared = false;
         for n in self.take_subtree(global_lower) {
             self.ids.remove(&n.id);
+            self.file_grants.remove(&n.id);
+            // Deleting a folder that holds shared folders unshares them (their members lose
+            // the mounts through `sync_mounts` below).
+            if let Some(ns) = &n.mount_ns {
+                self.ns_at.remove(&n.path_lower);
+                self.namespaces.remove(ns);
+                unshared = true;
+            }
             self.tombstones.insert(
                 n.path_lower.clone(),
                 (n.path_display.clone(), n.name.clone()),
@@ -669,6 +648,9 @@ impl World {
                 name: node.name.clone(),
             },
         );
+        if unshared {
+            self.sync_mounts(true);
+        }
         Ok(node)
     }
 
@@ -747,6 +729,7 @@ impl World {
             );
         }
         let mut first = None;
+        let mut moved_mounts = false;
         for n in moved {
             let mut m = (*n).clone();
             let suffix_l = &n.path_lower[from_lower.len()..];
@@ -759,8 +742,20 @@ impl World {
                 m.rev = self.new_rev();
                 m.server_modified = now;
             }
+            if let Some(ns) = &m.mount_ns {
+                self.ns_at.remove(&n.path_lower);
+                self.ns_at.insert(m.path_lower.clone(), ns.clone());
+                if let Some(rec) = self.namespaces.get_mut(ns) {
+                    rec.path_lower = m.path_lower.clone();
+                }
+                moved_mounts = true;
+            }
             let inserted = self.insert(m, !case_only);
             first.get_or_insert(inserted);
+        }
+        if moved_mounts {
+            // A shared folder moved into another namespace changes who inherits it.
+            self.sync_mounts(true);
         }
         first.ok_or_else(|| ApiError::Route(nest("from_lookup", tag("not_found"))))
     }

@@ -695,7 +695,11 @@ async fn team_mode_select_user_and_path_root() {
         )
         .await
         .1;
-    assert_eq!(fm["users"].as_array().unwrap().len(), 2);
+    // A team folder is shared with groups: by default "Everyone at <team>" as editors.
+    assert_eq!(fm["users"].as_array().unwrap().len(), 0, "{fm}");
+    assert_eq!(fm["groups"][0]["group"]["group_name"], "Everyone at Acme");
+    assert_eq!(fm["groups"][0]["group"]["member_count"], 2);
+    assert_eq!(fm["groups"][0]["access_type"][".tag"], "editor");
     let (s, _) = emu
         .rpc_with(
             "users/get_current_account",

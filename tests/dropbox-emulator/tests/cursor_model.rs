@@ -4,9 +4,8 @@
 
 mod common;
 
-use common::{Emu, spawn};
-use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use common::{Emu, Model, apply, spawn};
+use serde_json::json;
 
 struct Rng(u64);
 impl Rng {
@@ -16,39 +15,6 @@ impl Rng {
     }
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n.max(1) as u64) as usize
-    }
-}
-
-/// path_lower → (tag, id, rev)
-type Model = BTreeMap<String, (String, String, String)>;
-
-fn key(e: &Value) -> (String, String, String) {
-    (
-        e[".tag"].as_str().unwrap().to_string(),
-        e["id"].as_str().unwrap_or("").to_string(),
-        e["rev"].as_str().unwrap_or("").to_string(),
-    )
-}
-
-/// Dropbox's documented client rules for applying entries in order.
-fn apply(model: &mut Model, entries: &[Value]) {
-    for e in entries {
-        let p = e["path_lower"].as_str().unwrap().to_string();
-        let prefix = format!("{p}/");
-        match e[".tag"].as_str().unwrap() {
-            "file" => {
-                model.retain(|k, _| !k.starts_with(&prefix));
-                model.insert(p, key(e));
-            }
-            "folder" => {
-                model.insert(p, key(e));
-            }
-            "deleted" => {
-                assert!(e.get("id").is_none(), "deleted entries carry no id: {e}");
-                model.retain(|k, _| k != &p && !k.starts_with(&prefix));
-            }
-            t => panic!("unexpected tag {t}"),
-        }
     }
 }
 

@@ -5,14 +5,18 @@
 //! Binaries come from the environment so the suite works with any target directory:
 //! `TRIBUTARY_BIN`, `DROPBOX_EMULATOR_BIN` (default `<target>/debug/<name>`, target =
 //! `CARGO_TARGET_DIR` or `<repo>/target`), `OSMEM_SERVER_BIN` (default: the `osmem_server`
-//! Python package's bundled binary), `TRIBUTARY_COMPONENT_DIR` (default `<target>/components`).
+//! Python package's bundled binary), `TRIBUTARY_COMPONENT_DIR` (default `<target>/components`),
+//! `SEARCH_PROXY_BIN` (default `<target>/debug/search-fault-proxy`).
 //! `ES_URL` runs the suite against an existing cluster instead of starting osmem-server.
 
+pub mod enterprise;
 pub mod fixtures;
 pub mod local_folder;
 pub mod model;
 pub mod moto;
 pub mod sandbox;
+pub mod search_proxy;
+pub mod serve;
 pub mod truth;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -25,9 +29,10 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+pub use search_proxy::SearchProxy;
 pub use truth::{
     CompareOptions, assert_docs_match_tree, assert_index_matches_tree, collapse_ws, comparable,
-    diff_docs,
+    diff_docs, live_ids, lost_live_docs,
 };
 
 /// The workspace root (two levels above this crate).
@@ -280,6 +285,17 @@ impl Emulator {
     pub fn reset_stats(&self) -> Result<()> {
         self.admin(reqwest::Method::POST, "stats/reset", None)
             .map(drop)
+    }
+
+    /// `GET /_admin/stats/timeline?route=PREFIX`: every request of those routes since the last
+    /// stats reset (`arrived_ms`, `answered_ms`, `status`, `retry_after`).
+    pub fn timeline(&self, route_prefix: &str) -> Result<Vec<Value>> {
+        let resp = http()
+            .get(format!("{}/_admin/stats/timeline", self.url))
+            .query(&[("route", route_prefix)])
+            .send()?;
+        let v = json_of(resp, "GET /_admin/stats/timeline")?;
+        Ok(v["events"].as_array().cloned().unwrap_or_default())
     }
 
     /// `POST /_admin/faults` with `{"seed":seed,"rules":rules}`.
@@ -813,8 +829,26 @@ impl Tenant {
 
     /// `tributary check --config FILE`.
     pub fn check(&self) -> Result<Run> {
+        self.command("check", &[])
+    }
+
+    /// `tributary <sub> --config FILE [extra...]` to completion (e.g. `reset`, `auth --code C`).
+    pub fn command(&self, sub: &str, extra: &[&str]) -> Result<Run> {
         let cfg = self.config_path.to_string_lossy().to_string();
-        tributary(&["check", "--config", &cfg], &[])
+        let mut args = vec![sub, "--config", cfg.as_str()];
+        args.extend_from_slice(extra);
+        tributary(&args, &[])
+    }
+
+    /// Spawn `tributary sync --config FILE --report R --quiet [extra]` without waiting; finish
+    /// it with [`SpawnedSync::wait`] or [`SpawnedSync::kill`].
+    pub fn spawn_sync(&self, extra: &[&str], env: &[(&str, &str)]) -> Result<SpawnedSync> {
+        let report = self.report_path();
+        let rep = report.to_string_lossy().to_string();
+        let mut args = vec!["--report", rep.as_str(), "--quiet"];
+        args.extend_from_slice(extra);
+        let process = self.spawn("sync", &args, env)?;
+        Ok(SpawnedSync { process, report })
     }
 
     /// Spawn `tributary <sub> --config FILE [extra]` without waiting (watch, racing syncs).
@@ -1102,11 +1136,42 @@ impl Drop for Spawned {
     }
 }
 
-/// A standard world: emulator from `manifest` + search server + tenant.
+/// A `sync` running in the background with its `--report` file.
+pub struct SpawnedSync {
+    pub process: Spawned,
+    report: PathBuf,
+}
+
+impl SpawnedSync {
+    /// Wait for the exit (killing it after `timeout`) and read the report.
+    pub fn wait(self, timeout: Duration) -> Result<Run> {
+        let mut run = self.process.wait(timeout)?;
+        run.report = std::fs::read_to_string(&self.report)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
+        Ok(run)
+    }
+
+    /// `kill -9` it now (as an OOM killer or a power cut would) and reap it.
+    pub fn kill(mut self) -> Result<Run> {
+        let _ = self.process.child.kill();
+        self.wait(Duration::from_secs(30))
+    }
+
+    /// Still running?
+    pub fn running(&mut self) -> bool {
+        self.process.running()
+    }
+}
+
+/// A standard world: emulator from `manifest` + search server + tenant, and optionally a
+/// fault proxy the tenant writes through.
 pub struct World {
     pub es: SearchServer,
     pub emu: Emulator,
     pub tenant: Tenant,
+    /// With [`World::with_proxy`]: the tenant's `[elasticsearch] url` points here.
+    pub proxy: Option<SearchProxy>,
 }
 
 impl World {
@@ -1114,7 +1179,29 @@ impl World {
         let emu = Emulator::with_manifest(manifest, emulator_args)?;
         let es = SearchServer::start()?;
         let tenant = Tenant::new(&emu, &es)?;
-        Ok(World { es, emu, tenant })
+        Ok(World {
+            es,
+            emu,
+            tenant,
+            proxy: None,
+        })
+    }
+
+    /// Like [`World::new`], with a [`SearchProxy`] between the tenant and the search server.
+    /// The test's own reads (`es`, `docs()`, `assert_matches()`) bypass the proxy.
+    pub fn with_proxy(manifest: &Value, emulator_args: &[&str]) -> Result<World> {
+        let mut w = World::new(manifest, emulator_args)?;
+        let proxy = SearchProxy::start(&w.es)?;
+        w.tenant.set("elasticsearch", "url", proxy.url.clone())?;
+        w.proxy = Some(proxy);
+        Ok(w)
+    }
+
+    /// The proxy of a [`World::with_proxy`].
+    pub fn proxy(&self) -> Result<&SearchProxy> {
+        self.proxy
+            .as_ref()
+            .context("this world has no search proxy; build it with World::with_proxy")
     }
 
     /// Index contents vs. ground truth with default options.

@@ -276,3 +276,34 @@ pub fn tree_paths(tree: &Value) -> Vec<(String, String)> {
         })
         .unwrap_or_default()
 }
+
+/// Upload a new file with the exact bytes of an existing text file (same `content_hash`), so a
+/// run has identical content to share. `None` when there is no text file to copy.
+pub fn copy_content_step(
+    emu: &Emulator,
+    rng: &mut Rng,
+    namer: &mut Namer,
+) -> Result<Option<String>> {
+    let s = snapshot(emu)?;
+    let texts: Vec<&String> = s
+        .files
+        .iter()
+        .filter(|p| crate::truth::PLAIN_EXTS.contains(&crate::truth::extension(p).as_str()))
+        .collect();
+    let Some(src) = rng.pick(&texts).map(|p| p.to_string()) else {
+        return Ok(None);
+    };
+    let tree = emu.tree()?;
+    let Some(id) = tree_paths(&tree)
+        .into_iter()
+        .find(|(_, p)| *p == src)
+        .map(|(id, _)| id)
+    else {
+        return Ok(None);
+    };
+    let bytes = emu.content(&id)?;
+    let ext = crate::truth::extension(&src);
+    let to = format!("{}/{} copy.{ext}", parent_of(&src), namer.folder(rng));
+    emu.upload(&to, &bytes)?;
+    Ok(Some(format!("copy content of {src} -> {to}")))
+}

@@ -53,6 +53,31 @@ pub fn collapse_ws(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Text as the extractor reads it (guest/extractor/src/plain.rs): UTF-16 with a byte-order
+/// mark, else UTF-8 with any BOM stripped; `None` (binary) when the first 8 KiB hold a NUL
+/// byte; bytes that are not valid UTF-8 are read as Windows-1252.
+pub fn decode_text(bytes: &[u8]) -> Option<String> {
+    let utf16 = |rest: &[u8], word: fn([u8; 2]) -> u16| -> String {
+        char::decode_utf16(rest.chunks_exact(2).map(|p| word([p[0], p[1]])))
+            .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+            .collect()
+    };
+    if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
+        return Some(utf16(rest, u16::from_le_bytes));
+    }
+    if let Some(rest) = bytes.strip_prefix(&[0xFE, 0xFF]) {
+        return Some(utf16(rest, u16::from_be_bytes));
+    }
+    let bytes = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(bytes);
+    if bytes[..bytes.len().min(8192)].contains(&0) {
+        return None;
+    }
+    Some(match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_string(),
+        Err(_) => encoding_rs::WINDOWS_1252.decode(bytes).0.into_owned(),
+    })
+}
+
 /// Lower-case extension without the dot ("" when none or a dotfile).
 pub fn extension(name: &str) -> String {
     match name.rsplit_once('.') {
@@ -215,7 +240,7 @@ fn check_content(
         }
         c.absent("body");
     } else if (PLAIN_EXTS.contains(&ext.as_str()) || MARKUP_EXTS.contains(&ext.as_str()))
-        && bytes[..bytes.len().min(8192)].contains(&0)
+        && decode_text(bytes).is_none()
     {
         // NUL bytes in a "text" file: binary content, not indexed.
         if status != "skipped" || !reason.contains("binary") {
@@ -225,7 +250,7 @@ fn check_content(
         }
         c.absent("body");
     } else if PLAIN_EXTS.contains(&ext.as_str()) || MARKUP_EXTS.contains(&ext.as_str()) {
-        let text = String::from_utf8_lossy(bytes);
+        let text = decode_text(bytes).unwrap_or_default();
         let want = if MARKUP_EXTS.contains(&ext.as_str()) {
             collapse_ws(&naive_strip_tags(&text))
         } else {
@@ -589,5 +614,38 @@ pub fn comparable(docs: &BTreeMap<String, Value>) -> BTreeMap<String, Value> {
             strip_nulls(&mut d);
             (id.clone(), d)
         })
+        .collect()
+}
+
+/// The ids of everything `tree` (a `/_admin/tree` answer) says exists: entries that are not
+/// deleted, and received files.
+pub fn live_ids(tree: &Value) -> BTreeSet<String> {
+    let entries = tree["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e[".tag"] != "deleted")
+        .filter_map(|e| e["id"].as_str());
+    let received = tree["received_files"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["shared"]["id"].as_str());
+    entries.chain(received).map(String::from).collect()
+}
+
+/// Documents a run must never remove: indexed `before` it and still existing in `tree` (taken
+/// when the run started, nothing changing during it). Returns those missing from `after`,
+/// with their path, for the failure message.
+pub fn lost_live_docs(
+    before: &BTreeMap<String, Value>,
+    tree: &Value,
+    after: &BTreeMap<String, Value>,
+) -> Vec<String> {
+    let live = live_ids(tree);
+    before
+        .iter()
+        .filter(|(id, _)| live.contains(*id) && !after.contains_key(*id))
+        .map(|(id, d)| format!("{id} ({})", d["path_display"].as_str().unwrap_or("?")))
         .collect()
 }

@@ -45,16 +45,19 @@ fn default_owner() -> String {
     "Bob Smith".into()
 }
 
-fn err(status: u16, msg: impl Into<String>) -> Response<Body> {
+/// `{"error": msg}` with a status.
+pub fn err(status: u16, msg: impl Into<String>) -> Response<Body> {
     json_response(status, &json!({"error": msg.into()}))
 }
 
-fn ok() -> Response<Body> {
+/// `{"ok": true}`.
+pub fn ok() -> Response<Body> {
     json_response(200, &json!({"ok": true}))
 }
 
+/// Decode a JSON body, or a 400 response naming what was wrong.
 #[allow(clippy::result_large_err)] // admin-only, cold path
-fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, Response<Body>> {
+pub fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, Response<Body>> {
     serde_json::from_slice(body).map_err(|e| err(400, format!("bad request body: {e}")))
 }
 
@@ -108,7 +111,12 @@ pub fn put_paper(
 fn tree_view(world: &World, query: &str) -> Result<View, Response<Body>> {
     let q = parse_form(query.as_bytes());
     let account = match q.get("member") {
-        Some(m) => world.member(m).ok_or_else(|| err(404, "unknown member"))?,
+        Some(m) => world.find_member(m).ok_or_else(|| {
+            err(
+                404,
+                format!("unknown member {m:?} (give a dbmid: or an email)"),
+            )
+        })?,
         None => world.default_account(),
     };
     if q.get("all").is_some_and(|v| v == "true" || v == "1") {
@@ -122,13 +130,13 @@ fn tree_view(world: &World, query: &str) -> Result<View, Response<Body>> {
 }
 
 fn tree(world: &World, view: &View) -> Value {
-    let base = format!("{}/", view.prefix_lower);
-    let entries: Vec<Value> = world
-        .tree
-        .range::<String, _>(base.clone()..)
-        .take_while(|(k, _)| k.starts_with(&base))
-        .filter(|(k, _)| view.visible(k))
-        .map(|(_, n)| metadata::render(world, view, n, true))
+    let opts = crate::views::ScanOpts {
+        recursive: true,
+        mounted: true,
+    };
+    let entries: Vec<Value> = crate::views::collect(world, view, &view.prefix_lower, opts)
+        .iter()
+        .map(|n| metadata::render(world, view, n, true))
         .collect();
     let me = view.account;
     let received: Vec<Value> = world
@@ -144,6 +152,11 @@ pub fn handle(app: &App, method: &Method, sub: &str, query: &str, body: &[u8]) -
     let now = clock::now_secs();
     match (method.as_str(), sub) {
         ("GET", "stats") => json_response(200, &app.stats().to_json()),
+        ("GET", "stats/timeline") => {
+            let q = crate::oauth::parse_form(query.as_bytes());
+            let prefix = q.get("route").map(String::as_str).unwrap_or("");
+            json_response(200, &app.stats().timeline_json(prefix))
+        }
         ("POST", "stats/reset") => {
             app.stats().reset();
             ok()
@@ -249,6 +262,9 @@ pub fn handle(app: &App, method: &Method, sub: &str, query: &str, body: &[u8]) -
                 ok()
             }
         }
-        _ => respond(404, "text/plain; charset=utf-8", "unknown admin route"),
+        _ => match super::admin_team::handle(app, method, sub, query, body) {
+            Some(r) => r,
+            None => respond(404, "text/plain; charset=utf-8", "unknown admin route"),
+        },
     }
 }

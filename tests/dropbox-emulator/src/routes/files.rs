@@ -8,9 +8,7 @@ use crate::errors::{ApiError, nest, tag};
 use crate::journal::{self, Cursor};
 use crate::metadata;
 use crate::state::{Kind, Node, Target, View, World};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,41 +94,6 @@ struct PathArg {
     path: String,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct SearchOptions {
-    #[serde(default)]
-    path: Option<String>,
-    #[serde(default)]
-    max_results: Option<usize>,
-    #[serde(default)]
-    order_by: Option<Value>,
-    #[serde(default)]
-    file_status: Option<Value>,
-    #[serde(default)]
-    filename_only: bool,
-    #[serde(default)]
-    file_extensions: Option<Vec<String>>,
-    #[serde(default)]
-    file_categories: Option<Vec<Value>>,
-    #[serde(default)]
-    account_id: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct SearchArg {
-    query: String,
-    #[serde(default)]
-    options: Option<SearchOptions>,
-    #[serde(default)]
-    match_field_options: Option<Value>,
-    #[serde(default)]
-    include_highlights: Option<bool>,
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
@@ -194,15 +157,7 @@ pub fn dispatch(app: &App, call: &Call) -> Result<Reply, ApiError> {
         "files/download" => download(app, call),
         "files/export" => export(app, call),
         "files/get_temporary_link" => temporary_link(app, call),
-        "files/search_v2" => search(app, call, None),
-        "files/search/continue_v2" => {
-            let a: CursorArg = call.arg()?;
-            let c = SearchCursor::decode(&a.cursor).ok_or_else(|| {
-                // SearchError.invalid_argument is a nullable String, nested under its tag.
-                ApiError::Route(nest("invalid_argument", json!("Invalid cursor")))
-            })?;
-            search(app, call, Some(c))
-        }
+        "files/search_v2" | "files/search/continue_v2" => super::search::dispatch(app, call),
         "files/upload" => upload(app, call),
         "files/create_folder_v2" => create_folder(app, call),
         "files/delete_v2" => delete(app, call),
@@ -253,13 +208,20 @@ fn list_folder(app: &App, call: &Call, latest: bool) -> Result<Reply, ApiError> 
             "not_found"
         }));
     }
+    let listed = view
+        .virt_lower(&global)
+        .ok_or_else(|| ApiError::path("not_found"))?;
     let cur = Cursor::start(
         &world,
         &view,
-        global,
-        a.recursive,
-        a.include_deleted,
-        a.include_non_downloadable_files,
+        listed,
+        journal::Flags {
+            recursive: a.recursive,
+            include_deleted: a.include_deleted,
+            include_non_downloadable: a.include_non_downloadable_files,
+            include_mounted: a.include_mounted_folders,
+            explicit_members: a.include_has_explicit_shared_members,
+        },
         a.limit,
     );
     if latest {
@@ -349,11 +311,16 @@ fn get_metadata(app: &App, call: &Call) -> Result<Reply, ApiError> {
     let caller = call.caller()?;
     let world = app.read_world();
     let view = view_for_path(&world, caller, &a.path)?;
+    let explicit = a.include_has_explicit_shared_members;
     match world.resolve(&view, &a.path)? {
-        Target::Rev(n) => Ok(Reply::Json(metadata::render(&world, &view, &n, true))),
+        Target::Rev(n) => Ok(Reply::Json(metadata::render_with(
+            &world, &view, &n, true, explicit,
+        ))),
         Target::Path(g) => {
             if let Some(n) = world.get(&view, &g) {
-                return Ok(Reply::Json(metadata::render(&world, &view, n, true)));
+                return Ok(Reply::Json(metadata::render_with(
+                    &world, &view, n, true, explicit,
+                )));
             }
             if a.include_deleted
                 && view.contains(&g)
@@ -518,176 +485,6 @@ fn temporary_link(app: &App, call: &Call) -> Result<Reply, ApiError> {
     })))
 }
 
-#[derive(Serialize, Deserialize)]
-struct SearchCursor {
-    q: String,
-    p: Option<String>,
-    x: Option<Vec<String>>,
-    c: Option<Vec<String>>,
-    m: usize,
-    o: usize,
-}
-
-impl SearchCursor {
-    fn encode(&self) -> String {
-        format!(
-            "S{}",
-            URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
-        )
-    }
-    fn decode(s: &str) -> Option<Self> {
-        let raw = URL_SAFE_NO_PAD.decode(s.strip_prefix('S')?).ok()?;
-        serde_json::from_slice(&raw).ok()
-    }
-}
-
-fn category(node: &Node) -> &'static str {
-    if node.kind == Kind::Folder {
-        return "folder";
-    }
-    let ext = node
-        .name
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_lowercase())
-        .unwrap_or_default();
-    match ext.as_str() {
-        "paper" => "paper",
-        "pdf" => "pdf",
-        "jpg" | "jpeg" | "png" | "gif" | "bmp" | "webp" | "heic" => "image",
-        "doc" | "docx" | "txt" | "md" | "rtf" | "odt" | "html" => "document",
-        "xls" | "xlsx" | "csv" | "ods" => "spreadsheet",
-        "ppt" | "pptx" | "key" | "odp" => "presentation",
-        "mp3" | "wav" | "flac" | "m4a" => "audio",
-        "mp4" | "mov" | "avi" | "mkv" => "video",
-        _ => "others",
-    }
-}
-
-fn search(app: &App, call: &Call, cont: Option<SearchCursor>) -> Result<Reply, ApiError> {
-    let cur = match cont {
-        Some(c) => c,
-        None => {
-            let a: SearchArg = call.arg()?;
-            if a.query.chars().count() > 1000 {
-                return Err(call.bad_field("query", "longer than 1000 characters"));
-            }
-            let o = a.options.unwrap_or_default();
-            if let Some(p) = &o.path {
-                check_path(call, "options.path", p, true)?;
-            }
-            let m = o.max_results.unwrap_or(100);
-            if !(1..=1000).contains(&m) {
-                return Err(call.bad_field(
-                    "options.max_results",
-                    format!("{m} is not within range [1, 1000]"),
-                ));
-            }
-            let deleted = o
-                .file_status
-                .as_ref()
-                .and_then(|v| {
-                    v.get(".tag")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                        .or_else(|| v.as_str().map(str::to_string))
-                })
-                .is_some_and(|t| t == "deleted");
-            if deleted {
-                return Ok(Reply::Json(json!({"matches": [], "has_more": false})));
-            }
-            let cats = o.file_categories.map(|cs| {
-                cs.iter()
-                    .filter_map(|c| {
-                        c.get(".tag")
-                            .and_then(Value::as_str)
-                            .or(c.as_str())
-                            .map(str::to_string)
-                    })
-                    .collect()
-            });
-            let exts = o.file_extensions.map(|x| {
-                x.iter()
-                    .map(|e| e.trim_start_matches('.').to_lowercase())
-                    .collect()
-            });
-            SearchCursor {
-                q: a.query,
-                p: o.path,
-                x: exts,
-                c: cats,
-                m,
-                o: 0,
-            }
-        }
-    };
-    let caller = call.caller()?;
-    let world = app.read_world();
-    let view = caller.view.clone();
-    let scope = match &cur.p {
-        Some(p) if !p.is_empty() => match world.resolve(&view, p)? {
-            Target::Path(g) => g,
-            Target::Rev(_) => return Err(ApiError::path("not_folder")),
-        },
-        _ => view.prefix_lower.clone(),
-    };
-    let terms: Vec<String> = cur
-        .q
-        .to_lowercase()
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
-    let base = format!("{scope}/");
-    let mut matches = Vec::new();
-    let mut seen = 0usize;
-    let mut more = false;
-    for (k, node) in world.tree.range::<String, _>(base.clone()..) {
-        if !k.starts_with(&base) {
-            break;
-        }
-        if !view.contains(k) {
-            continue;
-        }
-        let name = node.name.to_lowercase();
-        if terms.is_empty() || !terms.iter().all(|t| name.contains(t.as_str())) {
-            continue;
-        }
-        if let Some(x) = &cur.x {
-            let ext = name.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
-            if node.kind == Kind::Folder || !x.iter().any(|e| e == ext) {
-                continue;
-            }
-        }
-        if let Some(c) = &cur.c
-            && !c.iter().any(|c| c == category(node))
-        {
-            continue;
-        }
-        seen += 1;
-        if seen <= cur.o {
-            continue;
-        }
-        if matches.len() == cur.m || seen > 10_000 {
-            more = seen <= 10_000;
-            break;
-        }
-        matches.push(json!({
-            "metadata": {".tag": "metadata", "metadata": metadata::render(&world, &view, node, true)},
-            "match_type": {".tag": "filename"},
-        }));
-    }
-    let mut out = json!({"matches": matches, "has_more": more});
-    if more {
-        let next = SearchCursor {
-            o: cur.o + cur.m,
-            ..cur
-        };
-        if let Some(o) = out.as_object_mut() {
-            o.insert("cursor".into(), json!(next.encode()));
-        }
-    }
-    Ok(Reply::Json(out))
-}
-
 /// Global display path of a write target (`/a/b` in the caller's view).
 fn write_target(
     world: &World,
@@ -701,7 +498,9 @@ fn write_target(
         return Err(call.bad_field(field, "rev: paths are read-only"));
     }
     if path.starts_with('/') {
-        let display = format!("{}{}", view.prefix_display, path);
+        let display = view
+            .to_global_display(&format!("{}{}", view.prefix_display, path))
+            .ok_or_else(|| ApiError::path("not_found"))?;
         return Ok((crate::state::lower(&display), display));
     }
     match world.resolve(view, path)? {

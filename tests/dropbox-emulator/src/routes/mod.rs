@@ -1,9 +1,12 @@
 //! API route table, the per-call context, and helpers shared by the route modules.
 
 pub mod admin;
+pub mod admin_team;
 pub mod files;
+pub mod search;
 pub mod sharing;
 pub mod team;
+pub mod team_log;
 pub mod users;
 
 use crate::app::App;
@@ -111,11 +114,26 @@ pub fn spec(name: &str) -> Option<Spec> {
         | "sharing/list_file_members/batch"
         | "sharing/list_file_members/continue"
         | "sharing/list_folder_members"
-        | "sharing/list_folder_members/continue" => rpc(User),
+        | "sharing/list_folder_members/continue"
+        | "sharing/get_folder_metadata"
+        | "sharing/list_folders"
+        | "sharing/list_folders/continue"
+        | "users/get_account"
+        | "users/get_account_batch" => rpc(User),
         "team/members/list_v2"
         | "team/members/list/continue_v2"
+        | "team/members/list"
+        | "team/members/list/continue"
+        | "team/groups/list"
+        | "team/groups/list/continue"
+        | "team/groups/members/list"
+        | "team/groups/members/list/continue"
+        | "team/namespaces/list"
+        | "team/namespaces/list/continue"
         | "team/team_folder/list"
-        | "team/team_folder/list/continue" => rpc(Team),
+        | "team/team_folder/list/continue"
+        | "team_log/get_events"
+        | "team_log/get_events/continue" => rpc(Team),
         _ => return Option::None,
     })
 }
@@ -222,18 +240,24 @@ pub fn check_path(call: &Call, field: &str, p: &str, root_ok: bool) -> Result<()
 }
 
 /// The view a path argument is interpreted in (`ns:` paths re-root the view).
-pub fn view_for_path(world: &World, caller: &Caller, path: &str) -> Result<View, ApiError> {
+/// Borrowed unless the path names another namespace (views of big teams are costly to copy).
+pub fn view_for_path<'a>(
+    world: &World,
+    caller: &'a Caller,
+    path: &str,
+) -> Result<std::borrow::Cow<'a, View>, ApiError> {
     if let Some(rest) = path.strip_prefix("ns:") {
         let ns = rest.split('/').next().unwrap_or("");
         return world
-            .namespace_view(caller.account, ns)
+            .namespace_view(caller.account, ns, caller.view.admin)
+            .map(std::borrow::Cow::Owned)
             .ok_or_else(|| ApiError::path("not_found"));
     }
-    Ok(caller.view.clone())
+    Ok(std::borrow::Cow::Borrowed(&caller.view))
 }
 
 /// Generic offset cursor for sharing and team listings.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Default, Clone)]
 pub struct OffsetCursor {
     /// Listing kind.
     pub k: String,
@@ -244,6 +268,15 @@ pub struct OffsetCursor {
     /// Listing subject (file id, folder id).
     #[serde(default)]
     pub x: String,
+    /// Include inherited members (member listings).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub i: bool,
+    /// Actions to report permissions for (member listings).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub a: Vec<String>,
+    /// The account the listing was made for (a cursor is not transferable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub u: Option<usize>,
 }
 
 impl OffsetCursor {
@@ -272,6 +305,8 @@ pub struct CursorArg {
 pub fn dispatch(app: &App, call: &Call) -> Result<Reply, ApiError> {
     match call.route {
         "users/get_current_account" => users::get_current_account(app, call),
+        "users/get_account" => users::get_account(app, call),
+        "users/get_account_batch" => users::get_account_batch(app, call),
         "auth/token/revoke" => {
             let caller = call.caller()?;
             app.tokens().revoke(&caller.token);
@@ -280,6 +315,7 @@ pub fn dispatch(app: &App, call: &Call) -> Result<Reply, ApiError> {
         r if r.starts_with("files/") => files::dispatch(app, call),
         r if r.starts_with("sharing/") => sharing::dispatch(app, call),
         r if r.starts_with("team/") => team::dispatch(app, call),
+        r if r.starts_with("team_log/") => team_log::dispatch(app, call),
         r => Err(ApiError::Status(
             404,
             format!("Unknown API function: \"{r}\""),

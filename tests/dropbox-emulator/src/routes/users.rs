@@ -2,8 +2,10 @@
 
 use super::{Call, Reply};
 use crate::app::App;
+use crate::directory::MemberStatus;
 use crate::errors::ApiError;
 use crate::state::World;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// `RootInfo` of an account (`team` with a separate team root, or `user`).
@@ -68,24 +70,66 @@ pub fn full_account(world: &World, account: usize) -> Value {
     v
 }
 
+/// `TeamMemberStatus` JSON.
+fn status_json(s: MemberStatus) -> Value {
+    match s {
+        MemberStatus::Removed => {
+            json!({".tag": "removed", "is_recoverable": true, "is_disconnected": false})
+        }
+        other => json!({".tag": other.tag()}),
+    }
+}
+
 /// `TeamMemberProfile`.
 pub fn team_member_profile(world: &World, account: usize) -> Value {
     let a = &world.accounts[account];
     let root = world.team.as_ref().map_or("", |t| t.root_ns.as_str());
-    json!({
+    let mut v = json!({
         "team_member_id": a.team_member_id.clone().unwrap_or_default(),
-        "account_id": a.account_id,
         "email": a.email,
-        "email_verified": true,
+        "email_verified": a.status != MemberStatus::Invited,
         "secondary_emails": [],
-        "status": {".tag": "active"},
+        "status": status_json(a.status),
         "name": name(world, account),
         "membership_type": {".tag": "full"},
-        "joined_on": "2024-01-01T00:00:00Z",
-        "groups": [],
+        "groups": world.groups_of(account),
         "member_folder_id": a.home_ns,
         "root_folder_id": root,
-    })
+    });
+    if let Some(o) = v.as_object_mut() {
+        // Invited members have no account yet.
+        if a.status == MemberStatus::Invited {
+            o.insert(
+                "invited_on".into(),
+                json!(crate::clock::format(a.joined_on)),
+            );
+        } else {
+            o.insert("account_id".into(), json!(a.account_id));
+            o.insert("joined_on".into(), json!(crate::clock::format(a.joined_on)));
+        }
+        if let Some(x) = &a.external_id {
+            o.insert("external_id".into(), json!(x));
+        }
+    }
+    v
+}
+
+/// `BasicAccount` of an account as `viewer` sees it.
+pub fn basic_account(world: &World, account: usize, viewer: usize) -> Value {
+    let a = &world.accounts[account];
+    let teammate = world.team.is_some() && account != viewer;
+    let mut v = json!({
+        "account_id": a.account_id,
+        "name": name(world, account),
+        "email": a.email,
+        "email_verified": true,
+        "disabled": a.status == MemberStatus::Removed,
+        "is_teammate": teammate,
+    });
+    if let (true, Some(m), Some(o)) = (teammate, &a.team_member_id, v.as_object_mut()) {
+        o.insert("team_member_id".into(), json!(m));
+    }
+    v
 }
 
 /// Sharing `UserInfo` of an account.
@@ -104,4 +148,58 @@ pub fn get_current_account(app: &App, call: &Call) -> Result<Reply, ApiError> {
     let caller = call.caller()?;
     let world = app.read_world();
     Ok(Reply::Json(full_account(&world, caller.account)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GetAccountArg {
+    account_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GetAccountBatchArg {
+    account_ids: Vec<String>,
+}
+
+fn check_account_id(call: &Call, field: &str, id: &str) -> Result<(), ApiError> {
+    if id.chars().count() > 40 {
+        return Err(call.bad_field(field, format!("'{id}' is longer than 40")));
+    }
+    if id.chars().count() < 40 {
+        return Err(call.bad_field(field, format!("'{id}' is shorter than 40")));
+    }
+    Ok(())
+}
+
+/// `users/get_account`.
+pub fn get_account(app: &App, call: &Call) -> Result<Reply, ApiError> {
+    let a: GetAccountArg = call.arg()?;
+    check_account_id(call, "account_id", &a.account_id)?;
+    let caller = call.caller()?;
+    let world = app.read_world();
+    let i = world
+        .account_by_id(&a.account_id)
+        .filter(|&i| world.accounts[i].status != MemberStatus::Invited)
+        .ok_or_else(|| ApiError::route("no_account"))?;
+    Ok(Reply::Json(basic_account(&world, i, caller.account)))
+}
+
+/// `users/get_account_batch`: every id must exist, else `no_account` names the first missing one.
+pub fn get_account_batch(app: &App, call: &Call) -> Result<Reply, ApiError> {
+    let a: GetAccountBatchArg = call.arg()?;
+    for id in &a.account_ids {
+        check_account_id(call, "account_ids", id)?;
+    }
+    let caller = call.caller()?;
+    let world = app.read_world();
+    let mut out = Vec::new();
+    for id in &a.account_ids {
+        let i = world
+            .account_by_id(id)
+            .filter(|&i| world.accounts[i].status != MemberStatus::Invited)
+            .ok_or_else(|| ApiError::Route(json!({".tag": "no_account", "no_account": id})))?;
+        out.push(basic_account(&world, i, caller.account));
+    }
+    Ok(Reply::Json(Value::Array(out)))
 }

@@ -4,7 +4,41 @@
 use dropbox_emulator::seed::{self, Manifest};
 use dropbox_emulator::{App, Config, Server};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::sync::Arc;
+
+/// A client's mirror of a listing: path_lower → (tag, id, rev).
+pub type Model = BTreeMap<String, (String, String, String)>;
+
+fn key(e: &Value) -> (String, String, String) {
+    (
+        e[".tag"].as_str().unwrap().to_string(),
+        e["id"].as_str().unwrap_or("").to_string(),
+        e["rev"].as_str().unwrap_or("").to_string(),
+    )
+}
+
+/// Dropbox's documented client rules for applying list_folder entries in order.
+pub fn apply(model: &mut Model, entries: &[Value]) {
+    for e in entries {
+        let p = e["path_lower"].as_str().unwrap().to_string();
+        let prefix = format!("{p}/");
+        match e[".tag"].as_str().unwrap() {
+            "file" => {
+                model.retain(|k, _| !k.starts_with(&prefix));
+                model.insert(p, key(e));
+            }
+            "folder" => {
+                model.insert(p, key(e));
+            }
+            "deleted" => {
+                assert!(e.get("id").is_none(), "deleted entries carry no id: {e}");
+                model.retain(|k, _| k != &p && !k.starts_with(&prefix));
+            }
+            t => panic!("unexpected tag {t}"),
+        }
+    }
+}
 
 pub struct Emu {
     pub server: Server,
