@@ -12,7 +12,7 @@ use tokio::sync::mpsc::{self, UnboundedReceiver};
 use tributary::es::EsSettings;
 use tributary::sink::bulk::BulkSettings;
 use tributary::sink::elasticsearch::EsSink;
-use tributary::sink::{Sink, Write, WriteAck};
+use tributary::sink::{Doc, Sink, Write, WriteAck};
 
 static NEXT_INDEX: AtomicUsize = AtomicUsize::new(0);
 
@@ -26,6 +26,11 @@ fn unique_index(name: &str) -> String {
 
 fn obj(value: Value) -> Map<String, Value> {
     value.as_object().cloned().unwrap()
+}
+
+/// A document as the sink takes it.
+fn doc(value: Value) -> Doc {
+    Doc::from_map(value.as_object().unwrap())
 }
 
 fn connector_properties() -> Value {
@@ -139,7 +144,7 @@ async fn batches_close_on_action_count() {
     )
     .await;
     for i in 0..25u64 {
-        let source = obj(json!({"name": format!("doc {i}"), "_timestamp": "2024-01-01T00:00:00Z"}));
+        let source = doc(json!({"name": format!("doc {i}"), "_timestamp": "2024-01-01T00:00:00Z"}));
         f.sink
             .submit(
                 Write::Index {
@@ -171,7 +176,7 @@ async fn batches_close_on_action_count() {
 async fn batches_close_on_bytes_measured_exactly() {
     // Each write serializes to exactly `item` bytes: the action line and the source line.
     let source = |i: u64| {
-        obj(
+        doc(
             json!({"name": format!("{i:03}{}", "x".repeat(200)), "_timestamp": "2024-01-01T00:00:00Z"}),
         )
     };
@@ -179,7 +184,7 @@ async fn batches_close_on_bytes_measured_exactly() {
         format!(
             "{}\n{}\n",
             json!({"index": {"_id": format!("d{i:03}")}}),
-            serde_json::to_string(&source(i)).unwrap()
+            std::str::from_utf8(source(i).as_bytes()).unwrap()
         )
         .len()
     };
@@ -218,7 +223,7 @@ async fn batches_close_on_bytes_measured_exactly() {
 #[tokio::test]
 async fn index_without_timestamp_keeps_the_first_indexed_time_and_clears_stale_content() {
     let mut f = fixture("upsert", BulkSettings::default()).await;
-    let first = obj(
+    let first = doc(
         json!({"name": "v1", "body": "old text", "content_status": "extracted",
         "tributary": {"scope": "s", "run": "r1", "content_key": "k1"}}),
     );
@@ -237,7 +242,7 @@ async fn index_without_timestamp_keeps_the_first_indexed_time_and_clears_stale_c
     let stamp = stored["_timestamp"].as_str().unwrap().to_string();
     assert!(stamp.ends_with('Z') && stamp.len() == 24, "{stamp}");
 
-    let second = obj(
+    let second = doc(
         json!({"name": "v2", "content_status": "failed", "content_skipped_reason": "HTTP 500",
         "tributary": {"scope": "s", "run": "r2"}}),
     );
@@ -274,7 +279,7 @@ async fn index_without_timestamp_keeps_the_first_indexed_time_and_clears_stale_c
     );
 
     // A source that carries `_timestamp` replaces the document outright.
-    let third = obj(json!({"name": "v3", "_timestamp": "2020-02-02T00:00:00Z"}));
+    let third = doc(json!({"name": "v3", "_timestamp": "2020-02-02T00:00:00Z"}));
     f.sink
         .submit(
             Write::Index {
@@ -286,7 +291,7 @@ async fn index_without_timestamp_keeps_the_first_indexed_time_and_clears_stale_c
         .await
         .unwrap();
     f.sink.drain().await.unwrap();
-    assert_eq!(f.get("id:1").await.unwrap(), third);
+    assert_eq!(f.get("id:1").await.unwrap(), third.to_map().unwrap());
     let acks = f.take_acks();
     assert!(
         acks.values().all(Result::is_ok) && acks.len() == 3,
@@ -297,7 +302,7 @@ async fn index_without_timestamp_keeps_the_first_indexed_time_and_clears_stale_c
 #[tokio::test]
 async fn update_merges_fields_into_the_stored_document() {
     let mut f = fixture("update", BulkSettings::default()).await;
-    let source = obj(
+    let source = doc(
         json!({"name": "a", "body": "text", "tributary": {"scope": "s", "run": "r1", "content_key": "k"}}),
     );
     f.sink
@@ -314,7 +319,7 @@ async fn update_merges_fields_into_the_stored_document() {
         .submit(
             Write::Update {
                 id: "u".into(),
-                fields: obj(json!({"name": "b", "tributary": {"run": "r2"}})),
+                fields: doc(json!({"name": "b", "tributary": {"run": "r2"}})),
             },
             2,
         )
@@ -337,7 +342,7 @@ async fn update_merges_fields_into_the_stored_document() {
 #[tokio::test]
 async fn item_level_errors_are_acknowledged_and_counted_without_stopping_the_run() {
     let mut f = fixture("errors", BulkSettings::default()).await;
-    let good = |n: &str| obj(json!({"name": n, "size": 1, "_timestamp": "2024-01-01T00:00:00Z"}));
+    let good = |n: &str| doc(json!({"name": n, "size": 1, "_timestamp": "2024-01-01T00:00:00Z"}));
     f.sink
         .submit(
             Write::Index {
@@ -349,7 +354,7 @@ async fn item_level_errors_are_acknowledged_and_counted_without_stopping_the_run
         .await
         .unwrap();
     let bad =
-        obj(json!({"name": "b", "size": "not a number", "_timestamp": "2024-01-01T00:00:00Z"}));
+        doc(json!({"name": "b", "size": "not a number", "_timestamp": "2024-01-01T00:00:00Z"}));
     f.sink
         .submit(
             Write::Index {
@@ -364,7 +369,7 @@ async fn item_level_errors_are_acknowledged_and_counted_without_stopping_the_run
         .submit(
             Write::Update {
                 id: "missing".into(),
-                fields: obj(json!({"name": "x"})),
+                fields: doc(json!({"name": "x"})),
             },
             3,
         )
@@ -430,7 +435,7 @@ async fn writes_to_one_id_land_in_order_across_concurrent_batches() {
     for round in 0..3 {
         for i in 0..20 {
             let id = format!("o{i}");
-            let source = obj(
+            let source = doc(
                 json!({"name": format!("round {round}"), "_timestamp": "2024-01-01T00:00:00Z"}),
             );
             token += 1;
@@ -486,7 +491,7 @@ async fn delete_tree_removes_exactly_the_subtree() {
         "/z/a/b",
     ];
     for (i, path) in paths.iter().enumerate() {
-        let source = obj(json!({"path_lower": path, "_timestamp": "2024-01-01T00:00:00Z"}));
+        let source = doc(json!({"path_lower": path, "_timestamp": "2024-01-01T00:00:00Z"}));
         f.sink
             .submit(
                 Write::Index {
@@ -519,7 +524,7 @@ async fn delete_tree_removes_exactly_the_subtree() {
 async fn delete_tree_spares_the_ids_to_keep() {
     let f = fixture("tree-keep", BulkSettings::default()).await;
     for (i, path) in ["/m", "/m/moved.txt", "/m/gone.txt"].iter().enumerate() {
-        let source = obj(json!({"path_lower": path, "_timestamp": "2024-01-01T00:00:00Z"}));
+        let source = doc(json!({"path_lower": path, "_timestamp": "2024-01-01T00:00:00Z"}));
         f.sink
             .submit(
                 Write::Index {
@@ -550,7 +555,7 @@ async fn purge_unseen_removes_only_the_scopes_documents_from_other_runs() {
         ("other", "team", "r1"),
     ];
     for (i, (id, scope, run)) in docs.iter().enumerate() {
-        let source = obj(json!({"name": id, "tributary": {"scope": scope, "run": run}}));
+        let source = doc(json!({"name": id, "tributary": {"scope": scope, "run": run}}));
         f.sink
             .submit(
                 Write::Index {
@@ -568,12 +573,17 @@ async fn purge_unseen_removes_only_the_scopes_documents_from_other_runs() {
 }
 
 #[tokio::test]
-async fn content_keys_returns_keys_of_settled_content_only() {
+async fn stored_returns_keys_of_settled_content_and_timestamps() {
     let f = fixture("keys", BulkSettings::default()).await;
+    // The index is empty when the run first asks: nothing stored can be older than the run,
+    // so there is nothing to look up (and no `_mget` is sent).
+    let probe = vec!["extracted".to_string()];
+    assert!(f.sink.stored(&probe).await.unwrap().is_empty());
     let docs = [
         (
             "extracted",
-            json!({"content_status": "extracted", "tributary": {"content_key": "h1"}}),
+            json!({"content_status": "extracted", "tributary": {"content_key": "h1"},
+                   "_timestamp": "2020-01-01T00:00:00.000Z"}),
         ),
         (
             "skipped",
@@ -593,7 +603,7 @@ async fn content_keys_returns_keys_of_settled_content_only() {
             .submit(
                 Write::Index {
                     id: id.into(),
-                    source: obj(source),
+                    source: doc(source),
                 },
                 i as u64,
             )
@@ -601,17 +611,37 @@ async fn content_keys_returns_keys_of_settled_content_only() {
             .unwrap();
     }
     f.sink.drain().await.unwrap();
+
+    // A later run (a new sink on the same index) finds them.
+    let settings = EsSettings {
+        url: f.cluster.url.clone(),
+        ..EsSettings::default()
+    };
+    let (tx, _acks) = mpsc::unbounded_channel();
+    let later = Sink::Elasticsearch(
+        EsSink::connect(&settings, &f.index, BulkSettings::default(), tx)
+            .await
+            .unwrap(),
+    );
     let ids: Vec<String> = ["extracted", "skipped", "failed", "folder", "absent"]
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let keys = f.sink.content_keys(&ids).await.unwrap();
-    let expected: HashMap<String, String> = [("extracted", "h1"), ("skipped", "h2")]
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect();
-    assert_eq!(keys, expected);
-    assert!(f.sink.content_keys(&[]).await.unwrap().is_empty());
+    let stored = later.stored(&ids).await.unwrap();
+    assert_eq!(stored.content_key("extracted"), Some("h1"));
+    assert_eq!(stored.content_key("skipped"), Some("h2"));
+    assert_eq!(stored.content_key("failed"), None, "a failure is retried");
+    assert_eq!(stored.content_key("folder"), None);
+    assert_eq!(stored.content_key("absent"), None);
+    assert_eq!(
+        stored.timestamp("extracted"),
+        Some("2020-01-01T00:00:00.000Z")
+    );
+    // Written without one: stamped with the first run's first-indexed time.
+    assert_eq!(stored.timestamp("skipped"), Some(f.sink.first_indexed()));
+    assert_eq!(stored.timestamp("absent"), None);
+    assert_eq!(stored.len(), 4);
+    assert!(later.stored(&[]).await.unwrap().is_empty());
 }
 
 #[tokio::test]

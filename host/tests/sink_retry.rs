@@ -147,10 +147,11 @@ fn item(status: u16, id: &str) -> Value {
 }
 
 fn doc(n: &str) -> Write {
-    let source = json!({"name": n, "_timestamp": "2024-01-01T00:00:00Z"})
-        .as_object()
-        .cloned()
-        .unwrap();
+    let source = tributary::sink::Doc::from_map(
+        json!({"name": n, "_timestamp": "2024-01-01T00:00:00Z"})
+            .as_object()
+            .unwrap(),
+    );
     Write::Index {
         id: n.to_string(),
         source,

@@ -90,8 +90,9 @@ struct Prepared {
 
 fn id_key(id: &str) -> u64 {
     use std::hash::{BuildHasher, Hasher};
-    let mut h = std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
-        .build_hasher();
+    let mut h =
+        std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+            .build_hasher();
     h.write(id.as_bytes());
     h.finish()
 }
@@ -269,7 +270,10 @@ fn prepare(write: Write, token: u64, first_indexed: &str) -> anyhow::Result<Prep
             // document is new. Rare (callers look the stored one up), so the map is fine here.
             let source = source.to_map()?;
             let mut upsert = source.clone();
-            upsert.insert("_timestamp".into(), Value::String(first_indexed.to_string()));
+            upsert.insert(
+                "_timestamp".into(),
+                Value::String(first_indexed.to_string()),
+            );
             let doc = with_cleared_host_fields(source);
             action(&mut buf, "update", &id, None);
             push_line(&mut buf, &json!({ "doc": doc, "upsert": upsert }))?;
@@ -555,10 +559,7 @@ enum RequestError {
 }
 
 /// One `_bulk` request; on success, one result per item in order.
-async fn send_once(
-    shared: &Shared,
-    items: &[&Prepared],
-) -> Result<Vec<ItemResult>, RequestError> {
+async fn send_once(shared: &Shared, items: &[&Prepared]) -> Result<Vec<ItemResult>, RequestError> {
     let body: Vec<Bytes> = items.iter().map(|item| item.lines.clone()).collect();
     let bytes: usize = body.iter().map(Bytes::len).sum();
     shared

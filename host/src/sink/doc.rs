@@ -224,7 +224,10 @@ mod tests {
         assert!(!d.has_timestamp());
         let e = d.with_str("_timestamp", "t");
         assert!(e.has_timestamp());
-        assert_eq!(parsed(&e), json!({"meta": {"_timestamp": "x"}, "_timestamp": "t"}));
+        assert_eq!(
+            parsed(&e),
+            json!({"meta": {"_timestamp": "x"}, "_timestamp": "t"})
+        );
         let empty = DocWriter::with_capacity(2).finish();
         assert!(empty.is_empty());
         assert_eq!(parsed(&empty.with_str("a", "b")), json!({"a": "b"}));

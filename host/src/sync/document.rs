@@ -297,9 +297,9 @@ fn content_keys_of(outcome: &ContentOutcome) -> &'static [&'static str] {
                 (false, false) => &["body"],
             }
         }
-        ContentOutcome::Skipped(_)
-        | ContentOutcome::Failed(_)
-        | ContentOutcome::Unavailable(_) => &["content_skipped_reason"],
+        ContentOutcome::Skipped(_) | ContentOutcome::Failed(_) | ContentOutcome::Unavailable(_) => {
+            &["content_skipped_reason"]
+        }
         ContentOutcome::Attachment(_) => &["_attachment"],
     }
 }
@@ -368,7 +368,11 @@ mod tests {
         serde_json::from_slice(d.as_bytes()).unwrap()
     }
 
-    fn extracted(text: &str, truncated: bool, metadata: crate::extract::Metadata) -> ContentOutcome {
+    fn extracted(
+        text: &str,
+        truncated: bool,
+        metadata: crate::extract::Metadata,
+    ) -> ContentOutcome {
         ContentOutcome::Extracted {
             text: Arc::from(text),
             bytes: text.len() as u64,
@@ -432,7 +436,10 @@ mod tests {
         // A document without content says nothing about content.
         let folder = doc(&assemble(&fields, "files", "r", None, None, None));
         assert!(folder.get("content_status").is_none());
-        assert_eq!(folder, json!({"name": "a.txt", "tributary": {"scope": "files", "run": "r"}}));
+        assert_eq!(
+            folder,
+            json!({"name": "a.txt", "tributary": {"scope": "files", "run": "r"}})
+        );
     }
 
     #[test]
@@ -458,11 +465,25 @@ mod tests {
     fn the_timestamp_is_added_only_where_the_component_gave_none() {
         let folder = Fields::parse(r#"{"name":"d","_timestamp":null}"#).unwrap();
         assert!(!folder.has_timestamp());
-        let d = assemble(&folder, "files", "r", None, None, Some("2024-01-01T00:00:00.000Z"));
+        let d = assemble(
+            &folder,
+            "files",
+            "r",
+            None,
+            None,
+            Some("2024-01-01T00:00:00.000Z"),
+        );
         assert!(d.has_timestamp());
         assert_eq!(doc(&d)["_timestamp"], json!("2024-01-01T00:00:00.000Z"));
         let file = Fields::parse(r#"{"_timestamp":"2023-05-05T00:00:00Z","name":"f"}"#).unwrap();
-        let d = assemble(&file, "files", "r", None, None, Some("2024-01-01T00:00:00.000Z"));
+        let d = assemble(
+            &file,
+            "files",
+            "r",
+            None,
+            None,
+            Some("2024-01-01T00:00:00.000Z"),
+        );
         assert_eq!(doc(&d)["_timestamp"], json!("2023-05-05T00:00:00Z"));
         // A merge never sets it: the stored one stays.
         let d = assemble(&folder, "files", "r", None, Some("k"), Some("2024"));
