@@ -132,7 +132,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     for (id, source) in &docs {
         let action = json!({"index": {"_index": args.index, "_id": id}}).to_string();
         if in_body > 0
-            && (in_body >= args.batch || body.len() + action.len() + source.len() + 2 > args.max_bytes)
+            && (in_body >= args.batch
+                || body.len() + action.len() + source.len() + 2 > args.max_bytes)
         {
             bodies.push(std::mem::take(&mut body));
             in_body = 0;
@@ -171,7 +172,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 let status = answer.status();
                 let reply: serde_json::Value = answer.json().await?;
                 if !status.is_success() || reply["errors"].as_bool() != Some(false) {
-                    bail!("_bulk answered {status} with errors: {:.300}", reply.to_string());
+                    bail!(
+                        "_bulk answered {status} with errors: {:.300}",
+                        reply.to_string()
+                    );
                 }
                 Ok(())
             }

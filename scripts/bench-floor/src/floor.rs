@@ -221,10 +221,13 @@ pub async fn download(args: DownloadArgs) -> anyhow::Result<()> {
         })
         .buffer_unordered(args.concurrency.max(1));
     let (files, bytes) = downloads
-        .fold(Ok((0u64, 0u64)), |acc: anyhow::Result<(u64, u64)>, r| async move {
-            let (n, b) = acc?;
-            Ok((n + 1, b + r?))
-        })
+        .fold(
+            Ok((0u64, 0u64)),
+            |acc: anyhow::Result<(u64, u64)>, r| async move {
+                let (n, b) = acc?;
+                Ok((n + 1, b + r?))
+            },
+        )
         .await?;
     let (pages, entries) = lister.await.context("the listing task panicked")??;
     println!(

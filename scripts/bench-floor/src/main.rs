@@ -16,7 +16,10 @@ mod floor;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "bench-floor", about = "I/O floor, _bulk stand-in and Elastic-shaped documents for scripts/bench.sh")]
+#[command(
+    name = "bench-floor",
+    about = "I/O floor, _bulk stand-in and Elastic-shaped documents for scripts/bench.sh"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
