@@ -12,8 +12,8 @@
 //! - An `Index` normally carries its `_timestamp` (the caller looked the stored one up) and goes
 //!   as a plain `index`. One without becomes `update` + `upsert` so the first-indexed time stays:
 //!   the upsert carries the run's start time, the merge leaves a stored one alone. Because this
-//!   is a merge, host-owned optional fields missing from the source (`body`,
-//!   `content_skipped_reason`, `tributary.content_key`) are sent as `null` so stale values do not
+//!   is a merge, host-owned optional fields missing from the source (`content_status`, `body`,
+//!   `content_skipped_reason`, `tributary.content_key`, ...) are sent as `null` so stale values do not
 //!   survive; connector fields that disappear from a document do survive. It sends the document
 //!   twice, which is why callers avoid it.
 use super::doc::push_str;
@@ -354,6 +354,9 @@ fn push_line(buf: &mut Vec<u8>, value: &impl serde::Serialize) -> anyhow::Result
 /// source does not have, so a stale body or reason does not survive.
 fn with_cleared_host_fields(mut source: Map<String, Value>) -> Map<String, Value> {
     for field in [
+        // A document without content leaves `content_status` out (it says nothing about
+        // content), so a stale one is cleared like the rest.
+        "content_status",
         "body",
         "content_skipped_reason",
         "content_truncated",
@@ -731,6 +734,12 @@ mod tests {
         assert!(l[1]["doc"].get("_timestamp").is_none());
         assert_eq!(l[1]["doc"]["body"], Value::Null);
         assert!(l[1]["doc"].as_object().unwrap().contains_key("body"));
+        assert!(
+            l[1]["doc"]
+                .as_object()
+                .unwrap()
+                .contains_key("content_status")
+        );
         assert!(
             l[1]["doc"]["tributary"]
                 .as_object()

@@ -210,7 +210,9 @@ pub fn assemble(
             n += 1;
         }
     };
-    if add_timestamp {
+    // A merge that carried an empty `_timestamp` would clear the stored first-indexed time:
+    // leave it out (a replacing write gets the stored or first-indexed one added instead).
+    if add_timestamp || (merge && !fields.has_timestamp()) {
         host("_timestamp");
     }
     if let Some(outcome) = content {
@@ -488,6 +490,8 @@ mod tests {
         // A merge never sets it: the stored one stays.
         let d = assemble(&folder, "files", "r", None, Some("k"), Some("2024"));
         assert!(!d.has_timestamp());
+        // Not even the component's empty one, which would clear the stored time.
+        assert!(doc(&d).get("_timestamp").is_none(), "{d:?}");
     }
 
     #[test]
