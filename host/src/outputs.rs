@@ -70,10 +70,13 @@ pub fn state_store(config: &TenantConfig) -> Result<StateStore, OutputError> {
 
 /// Open the outputs of one run. `dry_run`: NDJSON to that file (`-`: stdout) and checkpoints
 /// in memory. `bulk`: the share of a process-wide byte budget to draw on (its own otherwise).
+/// `store`: the checkpoint store to use (a new one otherwise); leases are held per store, so
+/// whoever renews the run's lease must share it.
 pub async fn open(
     tenant: &Tenant,
     dry_run: Option<&PathBuf>,
     bulk: Option<Share>,
+    store: Option<Arc<StateStore>>,
 ) -> Result<Outputs, OutputError> {
     let (acks_tx, acks) = mpsc::unbounded_channel();
     if let Some(target) = dry_run {
@@ -138,11 +141,14 @@ pub async fn open(
         .await
         .map(Sink::Elasticsearch)
         .map_err(|e| OutputError::Failed(format!("Elasticsearch at {}: {e:#}", section.url)))?;
-    let store = state_store(&tenant.config)?;
+    let store = match store {
+        Some(store) => store,
+        None => Arc::new(state_store(&tenant.config)?),
+    };
     Ok(Outputs {
         sink,
         access_control,
         acks,
-        store: Arc::new(store),
+        store,
     })
 }

@@ -66,13 +66,17 @@ async fn count(runtime: &Runtime, tenant: &crate::tenant::Tenant) -> u8 {
         Ok(t) => t,
         Err(e) => return fail(EXIT_FAILED, &e.to_string()),
     };
-    let outputs =
-        match crate::outputs::open(&listing, Some(&std::path::PathBuf::from("/dev/null")), None)
-            .await
-        {
-            Ok(o) => o,
-            Err(e) => return fail(EXIT_FAILED, &e.to_string()),
-        };
+    let outputs = match crate::outputs::open(
+        &listing,
+        Some(&std::path::PathBuf::from("/dev/null")),
+        None,
+        None,
+    )
+    .await
+    {
+        Ok(o) => o,
+        Err(e) => return fail(EXIT_FAILED, &e.to_string()),
+    };
     let options = crate::sync::SyncOptions::alone(&listing, true, false);
     let (report, result) = crate::sync::run(runtime, &listing, outputs, &options, true).await;
     if let Err(e) = result {

@@ -101,7 +101,7 @@ pub(crate) async fn open_outputs(
     tenant: &Tenant,
     dry_run: Option<&PathBuf>,
 ) -> Result<crate::outputs::Outputs, u8> {
-    crate::outputs::open(tenant, dry_run, None)
+    crate::outputs::open(tenant, dry_run, None, None)
         .await
         .map_err(output_failure)
 }

@@ -63,6 +63,13 @@ pub async fn run(args: TargetArgs) -> u8 {
     for problem in &set.problems {
         println!("problem: {problem}");
     }
+    // A tenant file that parses but names a component that is not there never runs: say so
+    // here rather than only in the serve log.
+    for config in set.tenants.values() {
+        if let Err(e) = config.component_path() {
+            println!("problem: {e:#}");
+        }
+    }
     EXIT_OK
 }
 

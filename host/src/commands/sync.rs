@@ -38,7 +38,7 @@ pub(super) fn exit_code(result: Result<(), SyncError>, report: &SyncReport) -> u
     match result {
         Ok(()) if report.outcome == "ok" => EXIT_OK,
         Ok(()) => EXIT_FAILED,
-        Err(SyncError::Config(m)) => fail(EXIT_CONFIG, &m),
+        Err(SyncError::Config(m) | SyncError::StaleCheckpoint(m)) => fail(EXIT_CONFIG, &m),
         Err(SyncError::Credentials(m)) => fail(EXIT_CREDENTIALS, &m),
         Err(SyncError::Busy(m)) => fail(EXIT_BUSY, &m),
         Err(SyncError::Failed(e)) if report.purged > 0 => fail(

@@ -6,6 +6,7 @@ use super::coordination::{Claim, ClaimAttempt, RunCounts, now_ms};
 use super::schedule::{self, RunKind, Slot};
 use crate::config::TenantConfig;
 use crate::report::SyncReport;
+use crate::state::StateStore;
 use crate::sync::changes::Waited;
 use crate::sync::{self, SyncError, SyncOptions};
 use crate::tenant::{PrepareError, Tenant};
@@ -130,8 +131,9 @@ async fn run_slot(
     if claim.took_over {
         crate::metrics::record_takeover(&id);
     }
-    let span = tracing::info_span!("run", tenant = %id, slot = %slot.key());
-    let permit = shared.runs.acquire().await;
+    // A run span is a root: a run is never a part of whatever span was current when its
+    // slot came due.
+    let span = tracing::info_span!(parent: None, "run", tenant = %id, slot = %slot.key());
     let started = claim.doc.started_at_ms;
     let claim = Arc::new(Mutex::new(claim));
     if let Ok(mut running) = shared.running.lock() {
@@ -163,10 +165,14 @@ async fn run_slot(
         )
         .instrument(span.clone()),
     );
+    // The guard renews the claim from here on, also while this slot waits for a run slot
+    // of the process: a claim left unrenewed while its holder waits would be taken over.
+    let permit = shared.runs.acquire().instrument(span.clone()).await;
+    let store_ref = store.as_ref();
     let work = async {
         match slot.kind {
-            RunKind::Watch => watch_slot(shared, tenant, &stop, &wake).await,
-            kind => one_run(shared, tenant, kind == RunKind::Full, &stop).await,
+            RunKind::Watch => watch_slot(shared, tenant, store_ref, &stop, &wake).await,
+            kind => one_run(shared, tenant, store_ref, kind == RunKind::Full, &stop).await,
         }
     }
     .instrument(span.clone());
@@ -193,45 +199,50 @@ async fn run_slot(
         (Ok(()), false) => report.outcome.clone(),
         (Err(e), false) => format!("failed: {e}"),
     };
-    let _span = span.enter();
-    match &result {
-        Ok(()) => tracing::info!(
-            seen = report.seen,
-            indexed = report.indexed,
-            deleted = report.deleted,
-            purged = report.purged,
-            secs = format!("{:.2}", report.duration_secs),
-            "run finished: {outcome}"
-        ),
-        Err(e) if was_cancelled => tracing::info!("run cancelled ({e})"),
-        Err(e) => tracing::error!("run failed: {e}"),
+    // The span is entered only around this task's own polls (never held across an await:
+    // an entered span would leak into whatever else this thread polls meanwhile).
+    async {
+        match &result {
+            Ok(()) => tracing::info!(
+                seen = report.seen,
+                indexed = report.indexed,
+                deleted = report.deleted,
+                purged = report.purged,
+                secs = format!("{:.2}", report.duration_secs),
+                "run finished: {outcome}"
+            ),
+            Err(e) if was_cancelled => tracing::info!("run cancelled ({e})"),
+            Err(e) => tracing::error!("run failed: {e}"),
+        }
+        crate::metrics::record_run(&id, slot.kind.as_str(), &report, result.is_ok());
+        let counts = RunCounts {
+            seen: report.seen,
+            indexed: report.indexed,
+            deleted: report.deleted,
+            purged: report.purged,
+            bytes: report.bytes_downloaded,
+            api_calls: report.api_calls,
+            duration_secs: report.duration_secs,
+        };
+        let mut claim = claim.lock().await;
+        if let Err(e) = shared
+            .coordination
+            .finish(&mut claim, ok, outcome, counts)
+            .await
+        {
+            tracing::error!("recording the run: {e:#}");
+        }
+        if was_cancelled && let Err(e) = shared.coordination.clear_cancel(&id).await {
+            tracing::warn!("clearing the cancel request: {e:#}");
+        }
+        if let Some(store) = store
+            && let Err(e) = store.release(&id).await
+        {
+            tracing::debug!("releasing the lease: {e}");
+        }
     }
-    crate::metrics::record_run(&id, slot.kind.as_str(), &report, result.is_ok());
-    let counts = RunCounts {
-        seen: report.seen,
-        indexed: report.indexed,
-        deleted: report.deleted,
-        purged: report.purged,
-        bytes: report.bytes_downloaded,
-        api_calls: report.api_calls,
-        duration_secs: report.duration_secs,
-    };
-    let mut claim = claim.lock().await;
-    if let Err(e) = shared
-        .coordination
-        .finish(&mut claim, ok, outcome, counts)
-        .await
-    {
-        tracing::error!("recording the run: {e:#}");
-    }
-    if was_cancelled && let Err(e) = shared.coordination.clear_cancel(&id).await {
-        tracing::warn!("clearing the cancel request: {e:#}");
-    }
-    if let Some(store) = store
-        && let Err(e) = store.release(&id).await
-    {
-        tracing::debug!("releasing the lease: {e}");
-    }
+    .instrument(span)
+    .await;
 }
 
 /// While a slot runs: renew the claim and the checkpoint lease, and watch for a cancel
@@ -241,7 +252,7 @@ async fn guard(
     shared: Arc<Shared>,
     id: String,
     claim: Arc<Mutex<Claim>>,
-    store: Option<Arc<crate::state::StateStore>>,
+    store: Option<Arc<StateStore>>,
     started_ms: u64,
     mut config_rx: watch::Receiver<Arc<TenantConfig>>,
     mut stop_rx: watch::Receiver<bool>,
@@ -306,15 +317,57 @@ async fn guard(
 }
 
 /// One sync run of the tenant.
+///
+/// This process holds the slot's claim, so a checkpoint lease held by another runner is
+/// nearly always a dead process's: a claim taken over from a killed holder lapses a moment
+/// before that holder's checkpoint lease, which its last commit may have renewed up to a
+/// heartbeat later. Waiting out one lease period (polling, the claim renewed meanwhile) lets
+/// the slot run instead of failing it; a runner that is really alive (a `tributary sync` by
+/// hand on the same tenant) still ends the run as busy once that period is over.
+///
+/// A checkpoint written for other settings (the tenant file now names another path, say)
+/// means the tenant's settings changed on purpose: the run starts over with a full sync
+/// instead of failing every slot until someone runs one by hand.
 async fn one_run(
     shared: &Arc<Shared>,
     tenant: &Arc<Tenant>,
+    store: Option<&Arc<StateStore>>,
+    mut full: bool,
+    stop: &Arc<AtomicBool>,
+) -> (SyncReport, Result<(), SyncError>) {
+    let lease = shared.settings.lease;
+    let give_up = tokio::time::Instant::now() + lease + lease / 2;
+    loop {
+        let (report, result) = one_attempt(shared, tenant, store, full, stop).await;
+        if let Err(SyncError::StaleCheckpoint(why)) = &result
+            && !full
+            && !stop.load(Ordering::Relaxed)
+        {
+            tracing::warn!("{why}; the tenant's settings changed: starting over with a full sync");
+            full = true;
+            continue;
+        }
+        let busy = matches!(result, Err(SyncError::Busy(_)));
+        if !busy || stop.load(Ordering::Relaxed) || tokio::time::Instant::now() >= give_up {
+            return (report, result);
+        }
+        tracing::info!("another runner's lease holds the checkpoint; waiting for it to lapse");
+        tokio::time::sleep((lease / 6).max(Duration::from_millis(100))).await;
+    }
+}
+
+/// One attempt at a sync run of the tenant. `store`: the checkpoint store the slot's guard
+/// renews the lease through (leases are held per store).
+async fn one_attempt(
+    shared: &Arc<Shared>,
+    tenant: &Arc<Tenant>,
+    store: Option<&Arc<StateStore>>,
     full: bool,
     stop: &Arc<AtomicBool>,
 ) -> (SyncReport, Result<(), SyncError>) {
     let id = &tenant.config.tenant;
     let bulk = shared.budgets.bulk_kib.join(id);
-    let outputs = match crate::outputs::open(tenant, None, Some(bulk)).await {
+    let outputs = match crate::outputs::open(tenant, None, Some(bulk), store.cloned()).await {
         Ok(o) => o,
         Err(e) => {
             let report = SyncReport {
@@ -340,6 +393,7 @@ async fn one_run(
 async fn watch_slot(
     shared: &Arc<Shared>,
     tenant: &Arc<Tenant>,
+    store: Option<&Arc<StateStore>>,
     stop: &Arc<AtomicBool>,
     wake: &Arc<Notify>,
 ) -> (SyncReport, Result<(), SyncError>) {
@@ -348,7 +402,7 @@ async fn watch_slot(
         ..SyncReport::default()
     };
     loop {
-        let (report, result) = one_run(shared, tenant, false, stop).await;
+        let (report, result) = one_run(shared, tenant, store, false, stop).await;
         total.seen += report.seen;
         total.indexed += report.indexed;
         total.deleted += report.deleted;

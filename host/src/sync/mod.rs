@@ -48,6 +48,10 @@ pub enum SyncError {
     Credentials(String),
     #[error("{0}")]
     Busy(String),
+    /// The stored checkpoint was written for other settings (another path, account...); a
+    /// full sync starts over.
+    #[error("{0}")]
+    StaleCheckpoint(String),
     #[error("{0:#}")]
     Failed(anyhow::Error),
 }
@@ -249,10 +253,10 @@ fn guest_failure(e: GuestError) -> SyncError {
     match e {
         GuestError::InvalidConfig(m) => SyncError::Config(format!("source.{m}")),
         GuestError::Unauthorized(m) => SyncError::Credentials(m),
-        GuestError::CheckpointMismatch(m) if m.contains("--full") => SyncError::Config(format!(
-            "the stored checkpoint does not belong to this configuration: {m}"
-        )),
-        GuestError::CheckpointMismatch(m) => SyncError::Config(format!(
+        GuestError::CheckpointMismatch(m) if m.contains("--full") => SyncError::StaleCheckpoint(
+            format!("the stored checkpoint does not belong to this configuration: {m}"),
+        ),
+        GuestError::CheckpointMismatch(m) => SyncError::StaleCheckpoint(format!(
             "the stored checkpoint does not belong to this configuration: {m}. Run `tributary sync --full` to start over"
         )),
         other => SyncError::Failed(anyhow!("{other}")),
