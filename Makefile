@@ -57,7 +57,7 @@ test-conformance:
 
 ## bench: throughput figures (release build); results go to docs/benchmarks.md by hand
 bench: setup components
-	$(CARGO) build --release -p tributary -p dropbox-emulator
+	$(CARGO) build --release -p tributary -p dropbox-emulator -p bench-floor
 	CARGO_TARGET_DIR=$(TARGET_DIR) scripts/bench.sh
 
 ## lint: formatting and clippy, host and component targets
