@@ -12,6 +12,7 @@
 mod bulk_sink;
 mod elastic;
 mod floor;
+mod walk;
 
 use clap::{Parser, Subcommand};
 
@@ -35,6 +36,9 @@ enum Command {
     BulkSink(bulk_sink::Args),
     /// Bulk the Elastic connector's documents for the emulator's tree into a search server.
     Elastic(elastic::Args),
+    /// Walk a local directory (metadata, and with `--read` every file's bytes): the
+    /// local-folder source's floor.
+    Walk(walk::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -48,6 +52,7 @@ fn main() -> anyhow::Result<()> {
             Command::Download(args) => floor::download(args).await,
             Command::BulkSink(args) => bulk_sink::serve(args).await,
             Command::Elastic(args) => elastic::run(args).await,
+            Command::Walk(args) => walk::run(args),
         }
     })
 }
