@@ -53,7 +53,11 @@ impl HostState {
         // No env, no args, no sockets: the `http` import is the only way out. The file system
         // is the granted directories only, read-only.
         let mut builder = WasiCtx::builder();
+        // File-system calls of a granted directory run on the calling thread: they are
+        // local `stat`/`read_dir`/`read` calls of microseconds, and a trip through
+        // `spawn_blocking` for each cost the local-folder walk several times its own work.
         builder
+            .allow_blocking_current_thread(true)
             .stderr(stderr.clone())
             .allow_tcp(false)
             .allow_udp(false)
