@@ -89,10 +89,8 @@ struct Prepared {
 }
 
 fn id_key(id: &str) -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h =
-        std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
-            .build_hasher();
+    use std::hash::Hasher;
+    let mut h = std::hash::DefaultHasher::new();
     h.write(id.as_bytes());
     h.finish()
 }
