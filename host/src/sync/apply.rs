@@ -231,12 +231,19 @@ impl Run<'_> {
             if let Ok(mut book) = self.retries.lock() {
                 book.settled(&doc.id);
             }
+            // Extraction turned off for the whole tenant is no fact about this document: it
+            // is written like one without content (a replacing write, no content fields).
+            let (written, written_key) = if outcome.is_disabled() {
+                (None, None)
+            } else {
+                (Some(&outcome), key.as_deref())
+            };
             let source = assemble(
                 fields,
                 &doc.scope,
                 &marker,
-                Some(&outcome),
-                key.as_deref(),
+                written,
+                written_key,
                 Some(timestamp),
             );
             self.counters.indexed.fetch_add(1, Ordering::Relaxed);

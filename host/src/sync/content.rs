@@ -17,6 +17,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tokio::sync::{Mutex, OnceCell};
 
 /// What happened to a document's content.
+/// The skip reason of content while `content.extract = false`.
+pub const EXTRACTION_DISABLED: &str = "extraction disabled";
+
 #[derive(Debug, Clone)]
 pub enum ContentOutcome {
     Extracted {
@@ -49,6 +52,13 @@ impl ContentOutcome {
             ContentOutcome::Unavailable(_) => "unavailable",
             ContentOutcome::Attachment(_) => "pipeline",
         }
+    }
+
+    /// Skipped because the tenant turned extraction off (`content.extract = false`): a
+    /// setting of the whole tenant, so the document carries no content fields for it (the
+    /// run's report counts it).
+    pub fn is_disabled(&self) -> bool {
+        matches!(self, ContentOutcome::Skipped(reason) if reason == EXTRACTION_DISABLED)
     }
 
     /// Whether another document with the same content may reuse this outcome: only what the
@@ -129,7 +139,7 @@ impl ContentFetcher {
             return None;
         }
         let Some(extractor) = &self.extractor else {
-            return Some(ContentOutcome::Skipped("extraction disabled".into()));
+            return Some(ContentOutcome::Skipped(EXTRACTION_DISABLED.into()));
         };
         if let Some(size) = request.size
             && size > self.max_bytes
@@ -243,7 +253,7 @@ impl ContentFetcher {
             return ContentOutcome::Attachment(body);
         }
         let Some(extractor) = &self.extractor else {
-            return ContentOutcome::Skipped("extraction disabled".into());
+            return ContentOutcome::Skipped(EXTRACTION_DISABLED.into());
         };
         match extractor
             .extract(&request.file_name, body, &self.limits)
