@@ -369,6 +369,20 @@ pub fn content_kind(f: &FileMetadata, format: ExportFormat) -> ContentKind {
     }
 }
 
+/// A field earlier versions wrote and this one does not: `file_path` carries `path_display`,
+/// `_timestamp` carries `server_modified`. It is written as `null`, which the host leaves out
+/// of a replacing write (no bytes sent) and sends in a merge, where it clears the value an
+/// older version stored on a document whose content has not changed since (see
+/// docs/mapping.md).
+#[derive(Clone, Copy)]
+struct Retired;
+
+impl Serialize for Retired {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_none()
+    }
+}
+
 /// The fields of a file document. Declared in key order, so the JSON matches what a sorted
 /// map would produce; absent options are omitted.
 #[derive(Serialize)]
@@ -395,16 +409,14 @@ struct FileFields<'a> {
     paper: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     parent_shared_folder_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    path_display: Option<&'a str>,
+    path_display: Retired,
     #[serde(skip_serializing_if = "Option::is_none")]
     path_lower: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     read_only: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     rev: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    server_modified: Option<&'a str>,
+    server_modified: Retired,
     size: u64,
     source: &'static str,
     #[serde(rename = "type")]
@@ -421,15 +433,13 @@ struct FolderFields<'a> {
         skip_serializing_if = "Access::is_omit"
     )]
     access: &'a Access,
-    extension: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     file_path: Option<&'a str>,
     id: &'a str,
     name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     parent_shared_folder_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    path_display: Option<&'a str>,
+    path_display: Retired,
     #[serde(skip_serializing_if = "Option::is_none")]
     path_lower: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -466,8 +476,7 @@ struct ReceivedFields<'a> {
     parent_shared_folder_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     rev: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    server_modified: Option<&'a str>,
+    server_modified: Retired,
     size: u64,
     source: &'static str,
     #[serde(rename = "type")]
@@ -527,7 +536,7 @@ pub fn file_document_with<T: Transport>(
     let capacity = 400
         + f.id.len()
         + 2 * f.name.len()
-        + 2 * f.path_display.as_ref().map_or(0, String::len)
+        + f.path_display.as_ref().map_or(0, String::len)
         + f.path_lower.as_ref().map_or(0, String::len)
         + f.content_hash.as_ref().map_or(0, String::len)
         + f.rev.as_ref().map_or(0, String::len)
@@ -546,11 +555,11 @@ pub fn file_document_with<T: Transport>(
             name: &f.name,
             paper: is_paper.then_some(true),
             parent_shared_folder_id: parent_shared,
-            path_display: f.path_display.as_deref(),
+            path_display: Retired,
             path_lower: f.path_lower.as_deref(),
             read_only: f.sharing_info.as_ref().map(|s| s.read_only),
             rev: f.rev.as_deref(),
-            server_modified: f.server_modified.as_deref(),
+            server_modified: Retired,
             size: f.size,
             source: "dropbox",
             kind: "File",
@@ -630,18 +639,17 @@ pub fn folder_document_with(f: FolderMetadata, web_url: &str, access: &Access) -
     let capacity = 300
         + f.id.len()
         + f.name.len()
-        + 2 * f.path_display.as_ref().map_or(0, String::len)
+        + f.path_display.as_ref().map_or(0, String::len)
         + f.path_lower.as_ref().map_or(0, String::len)
         + url.as_ref().map_or(0, String::len);
     let fields = Fields::with_capacity(
         &FolderFields {
             access,
-            extension: "",
             file_path: f.path_display.as_deref(),
             id: &f.id,
             name: &f.name,
             parent_shared_folder_id: parent_shared,
-            path_display: f.path_display.as_deref(),
+            path_display: Retired,
             path_lower: f.path_lower.as_deref(),
             read_only: f.sharing_info.as_ref().map(|s| s.read_only),
             shared_folder_id: shared,
@@ -679,7 +687,7 @@ pub fn received_document<T: Transport>(
         owner: (!f.owner_display_names.is_empty()).then(|| f.owner_display_names.join(", ")),
         parent_shared_folder_id: f.parent_shared_folder_id.as_deref(),
         rev: link.rev.as_deref(),
-        server_modified: link.server_modified.as_deref(),
+        server_modified: Retired,
         size: link.size.unwrap_or(0),
         source: "dropbox",
         kind: "File",
@@ -773,6 +781,9 @@ mod tests {
         );
         assert_eq!(f["source"], "dropbox");
         assert!(f.get("paper").is_none());
+        // Retired duplicates: written as null, so a merge clears what an older version stored.
+        assert_eq!(f.get("path_display"), Some(&Value::Null));
+        assert_eq!(f.get("server_modified"), Some(&Value::Null));
         let c = d.content.unwrap();
         assert_eq!(
             c.request.url,
@@ -939,6 +950,9 @@ mod tests {
         assert_eq!(d.fields["read_only"], true);
         assert!(d.fields.get("_timestamp").is_none());
         assert!(d.fields.get("mime_type").is_none());
+        assert!(d.fields.get("extension").is_none());
+        assert_eq!(d.fields["file_path"], "/Shared/Reports & Co");
+        assert_eq!(d.fields.get("path_display"), Some(&Value::Null));
         assert_eq!(
             d.fields["web_url"],
             "https://www.dropbox.com/home/Shared/Reports%20%26%20Co"

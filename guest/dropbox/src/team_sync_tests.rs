@@ -163,7 +163,7 @@ fn upserts(pages: &[Page]) -> Vec<(String, String, String, Value)> {
             Change::Upsert(d) if d.scope != "access_control" => Some((
                 d.id.clone(),
                 d.scope.clone(),
-                d.fields["path_display"]
+                d.fields["file_path"]
                     .as_str()
                     .unwrap_or_default()
                     .to_string(),

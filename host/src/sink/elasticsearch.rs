@@ -8,7 +8,8 @@ use anyhow::{Context, bail};
 use elasticsearch::Elasticsearch;
 use elasticsearch::http::StatusCode;
 use elasticsearch::indices::{
-    IndicesCreateParts, IndicesExistsParts, IndicesPutMappingParts, IndicesRefreshParts,
+    IndicesCreateParts, IndicesExistsParts, IndicesGetMappingParts, IndicesPutMappingParts,
+    IndicesRefreshParts,
 };
 use elasticsearch::params::Conflicts;
 use elasticsearch::{CountParts, DeleteByQueryParts, MgetParts};
@@ -136,7 +137,33 @@ impl EsSink {
                 error_reason(&exists.body)
             );
         }
-        let properties = json!({ "properties": mapping::merged_properties(connector_properties)? });
+        let mut wanted = mapping::merged_properties(connector_properties)?;
+        let existing = es::call(
+            self.budget,
+            &format!("reading the mappings of index {index} at {}", self.url),
+            || {
+                api.get_mapping(IndicesGetMappingParts::Index(&indices))
+                    .send()
+            },
+        )
+        .await?;
+        if !existing.status.is_success() {
+            bail!(
+                "reading the mappings of index {index} failed ({}): {}",
+                existing.status,
+                error_reason(&existing.body)
+            );
+        }
+        // Keyed by the concrete index (`index` may be an alias of one).
+        if let Some(stored) = existing
+            .body
+            .as_object()
+            .and_then(|o| o.values().next())
+            .and_then(|m| m["mappings"]["properties"].as_object())
+        {
+            mapping::fit_to_existing(&mut wanted, stored);
+        }
+        let properties = json!({ "properties": wanted });
         let answer = es::call(
             self.budget,
             &format!("updating the mappings of index {index} at {}", self.url),

@@ -106,6 +106,37 @@ pub fn merged_properties(connector_properties: &Value) -> Result<Map<String, Val
     Ok(merged)
 }
 
+/// Fit `properties` (what this run wants) to the mapping an existing index already has.
+///
+/// A field the index already maps keeps how the index indexes it: a mapping that leaves a
+/// field out of the index (`index: false`, `doc_values: false`, kept only in `_source`) is
+/// a saving for a new index, but an index cannot drop indexing of a field it has, and the
+/// field still works there as before. So those two parameters are left out for fields the
+/// index has, and the update only adds what is new. Any other difference (another type,
+/// another analyzer) is still sent, and refused by the server with a clear error.
+pub fn fit_to_existing(properties: &mut Map<String, Value>, existing: &Map<String, Value>) {
+    for (name, wanted) in properties.iter_mut() {
+        let (Some(wanted), Some(stored)) = (
+            wanted.as_object_mut(),
+            existing.get(name).and_then(Value::as_object),
+        ) else {
+            continue;
+        };
+        if let (Some(Value::Object(inner)), Some(Value::Object(stored_inner))) =
+            (wanted.get_mut("properties"), stored.get("properties"))
+        {
+            fit_to_existing(inner, stored_inner);
+        }
+        for parameter in ["index", "doc_values"] {
+            if wanted.get(parameter) == Some(&Value::Bool(false))
+                && stored.get(parameter) != Some(&Value::Bool(false))
+            {
+                wanted.remove(parameter);
+            }
+        }
+    }
+}
+
 /// The body of `PUT /<index>`: settings and mappings.
 pub fn create_index_body(connector_properties: &Value) -> Result<Value, MappingError> {
     Ok(json!({
@@ -150,6 +181,46 @@ mod tests {
             merged_properties(&json!([1])),
             Err(MappingError::NotAnObject("an array"))
         ));
+    }
+
+    #[test]
+    fn an_existing_index_keeps_indexing_what_it_indexes_and_learns_new_fields() {
+        let mut wanted = json!({
+            "rev": {"type": "keyword", "index": false, "doc_values": false},
+            "web_url": {"type": "keyword", "index": false, "doc_values": false},
+            "path_lower": {"type": "keyword"},
+            "size": {"type": "long"},
+            "fresh": {"type": "keyword", "index": false, "doc_values": false},
+            "tributary": {"properties": {"run": {"type": "keyword", "index": false}}}
+        });
+        let existing = json!({
+            "rev": {"type": "keyword"},
+            "web_url": {"type": "keyword", "index": false, "doc_values": false},
+            "path_lower": {"type": "keyword", "fields": {"tree": {"type": "text"}}},
+            "size": {"type": "integer"},
+            "tributary": {"properties": {"run": {"type": "keyword"}}}
+        });
+        let (Value::Object(w), Value::Object(e)) = (&mut wanted, &existing) else {
+            panic!("objects");
+        };
+        fit_to_existing(w, e);
+        assert_eq!(wanted["rev"], json!({"type": "keyword"}));
+        // Already not indexed there: nothing to relax.
+        assert_eq!(
+            wanted["web_url"],
+            json!({"type": "keyword", "index": false, "doc_values": false})
+        );
+        assert_eq!(wanted["path_lower"], json!({"type": "keyword"}));
+        // A real conflict is still sent (and refused by the server, naming the field).
+        assert_eq!(wanted["size"], json!({"type": "long"}));
+        assert_eq!(
+            wanted["fresh"],
+            json!({"type": "keyword", "index": false, "doc_values": false})
+        );
+        assert_eq!(
+            wanted["tributary"]["properties"]["run"],
+            json!({"type": "keyword"})
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ use anyhow::{Context, anyhow};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
@@ -258,17 +259,19 @@ impl<'a> Run<'a> {
     ) -> Result<(), SyncError> {
         let mut seq = 0u64;
         let mut restarted: Option<Session> = None;
+        // Where the enumeration's time goes: in the component (listing and mapping) or here
+        // (assembling documents and queueing writes, which waits when the queue is full).
+        let (mut in_component, mut applying) = (Duration::ZERO, Duration::ZERO);
         loop {
             if self.options.stop.load(Ordering::Relaxed) {
                 tracing::info!("stopping after page {seq} as requested");
                 break;
             }
             let current = restarted.as_ref().unwrap_or(session);
-            let page = match connector
-                .next_page(current)
-                .await
-                .map_err(SyncError::Failed)?
-            {
+            let asked = Instant::now();
+            let next = connector.next_page(current).await;
+            in_component += asked.elapsed();
+            let page = match next.map_err(SyncError::Failed)? {
                 Ok(page) => page,
                 Err(GuestError::CheckpointExpired(why)) if restarted.is_none() => {
                     tracing::warn!(
@@ -294,9 +297,11 @@ impl<'a> Run<'a> {
             };
             seq += 1;
             self.report.pages += 1;
+            let applied = Instant::now();
             self.apply_page(seq, page.changes)
                 .await
                 .map_err(SyncError::Failed)?;
+            applying += applied.elapsed();
             fault::crash_point("page", seq);
             if page.checkpoint.is_some() {
                 self.report.last_checkpoint = page.checkpoint.clone();
@@ -317,8 +322,19 @@ impl<'a> Run<'a> {
         {
             tracing::debug!("{e:#}");
         }
+        tracing::debug!(
+            pages = seq,
+            in_component_ms = in_component.as_millis() as u64,
+            applying_ms = applying.as_millis() as u64,
+            "enumeration read"
+        );
+        let drained = Instant::now();
         self.drain().await.map_err(SyncError::Failed)?;
         self.wait_committed(seq).await.map_err(SyncError::Failed)?;
+        tracing::debug!(
+            drain_ms = drained.elapsed().as_millis() as u64,
+            "last writes acknowledged"
+        );
         Ok(())
     }
 

@@ -249,7 +249,7 @@ pub fn assert_documents_carry_their_members(
             Some(want) if *want == got => {}
             Some(want) => errors.push(format!(
                 "{} ({id}): indexed {got:?}, should be {want:?}",
-                doc["path_display"]
+                doc["file_path"]
             )),
             None => errors.push(format!("{id} is indexed but not in the emulator's tree")),
         }

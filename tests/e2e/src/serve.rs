@@ -611,20 +611,21 @@ pub fn assert_index_matches_subtree(
             }
         };
         check("name", e["name"].clone());
-        check("path_display", e["path_display"].clone());
+        check("file_path", e["path_display"].clone());
         check("path_lower", e["path_lower"].clone());
         check("type", json!(if file { "File" } else { "Folder" }));
         if file {
-            for f in ["size", "rev", "content_hash", "server_modified"] {
+            for f in ["size", "rev", "content_hash"] {
                 check(f, e[f].clone());
             }
+            check("_timestamp", e["server_modified"].clone());
         }
     }
     for (id, doc) in &docs {
         if !expected.contains_key(id) {
             problems.push(format!(
                 "{id} {}: in the index but not below {prefix} in the tree",
-                doc["path_display"]
+                doc["file_path"]
             ));
         }
     }

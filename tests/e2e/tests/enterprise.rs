@@ -19,7 +19,7 @@ fn ids(docs: &std::collections::BTreeMap<String, Value>) -> BTreeSet<String> {
 fn acl_of(docs: &std::collections::BTreeMap<String, Value>, path: &str) -> Result<Vec<String>> {
     let doc = docs
         .values()
-        .find(|d| d["path_display"] == path)
+        .find(|d| d["file_path"] == path)
         .with_context(|| format!("{path} is not indexed"))?;
     Ok(doc["_allow_access_control"]
         .as_array()
@@ -54,7 +54,7 @@ fn every_document_carries_exactly_who_can_open_it_and_each_member_finds_exactly_
     assert_eq!(ids(&docs), openable);
     assert!(
         docs.values()
-            .all(|d| d["path_display"] != "/Gina Roe/gina.txt")
+            .all(|d| d["file_path"] != "/Gina Roe/gina.txt")
     );
 
     // A member's private file: that member only, prefixed like every identity.
@@ -151,7 +151,7 @@ fn sharing_changes_update_just_those_documents_on_the_next_incremental_run() -> 
         .filter(|(id, d)| {
             after.get(*id).map(|a| &a["_allow_access_control"]) != Some(&d["_allow_access_control"])
         })
-        .filter_map(|(_, d)| d["path_display"].as_str().map(str::to_string))
+        .filter_map(|(_, d)| d["file_path"].as_str().map(str::to_string))
         .collect();
     assert_eq!(
         changed.into_iter().collect::<BTreeSet<_>>(),
@@ -186,7 +186,7 @@ fn members_joining_and_leaving_are_handled_on_the_next_run() -> Result<()> {
     assert_eq!(acl_of(&docs, "/Zed New/zed.txt")?.len(), 2);
     assert!(
         docs.values()
-            .all(|d| d["path_display"] != "/Bob Smith/private.txt")
+            .all(|d| d["file_path"] != "/Bob Smith/private.txt")
     );
     let acl_docs = access_docs(&es, &t)?;
     assert!(acl_docs.contains_key("zed@example.com"));
@@ -219,7 +219,7 @@ fn advanced_rules_work_with_document_level_security_and_check_counts_them() -> R
     let docs = es.all_docs(&t.index)?;
     let paths: BTreeSet<&str> = docs
         .values()
-        .filter_map(|d| d["path_display"].as_str())
+        .filter_map(|d| d["file_path"].as_str())
         .collect();
     assert_eq!(
         paths,
@@ -239,7 +239,7 @@ fn advanced_rules_work_with_document_level_security_and_check_counts_them() -> R
     // Paper found by a search has its content (an Elastic limitation removed).
     let paper = docs
         .values()
-        .find(|d| d["path_display"] == "/Engineering/Roadmap.paper")
+        .find(|d| d["file_path"] == "/Engineering/Roadmap.paper")
         .context("paper")?;
     assert!(
         paper["body"]

@@ -53,7 +53,7 @@ fn every_format_of_the_corpus_is_searchable_and_hostile_files_are_skipped() -> a
     let docs = es.all_docs(&tenant.index)?;
     let by_path: BTreeMap<String, &Value> = docs
         .values()
-        .filter_map(|d| d["path_display"].as_str().map(|p| (p.to_string(), d)))
+        .filter_map(|d| d["file_path"].as_str().map(|p| (p.to_string(), d)))
         .collect();
 
     // Every corpus file has text, and the text holds its phrase.
@@ -94,7 +94,7 @@ fn every_format_of_the_corpus_is_searchable_and_hostile_files_are_skipped() -> a
             .map(Vec::as_slice)
             .unwrap_or_default()
             .iter()
-            .filter_map(|h| h["_source"]["path_display"].as_str().map(String::from))
+            .filter_map(|h| h["_source"]["file_path"].as_str().map(String::from))
             .collect();
         let expected: Vec<&String> = files
             .iter()

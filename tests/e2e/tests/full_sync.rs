@@ -80,7 +80,7 @@ fn full_sync_of_team_account_includes_team_folders_and_member_files() -> Result<
     let docs = w.docs()?;
     let paths: Vec<String> = docs
         .values()
-        .filter_map(|d| d["path_display"].as_str().map(String::from))
+        .filter_map(|d| d["file_path"].as_str().map(String::from))
         .collect();
     for want in [
         "/Engineering/Specs/api.md",

@@ -39,7 +39,7 @@ fn indexed_paths(es: &SearchServer, t: &Tenant) -> anyhow::Result<BTreeSet<Strin
     Ok(es
         .all_docs(&t.index)?
         .values()
-        .filter_map(|d| d["path_display"].as_str().map(String::from))
+        .filter_map(|d| d["file_path"].as_str().map(String::from))
         .collect())
 }
 

@@ -9,7 +9,7 @@ use tributary_e2e::*;
 fn doc_at(w: &World, path: &str) -> Result<Value> {
     w.docs()?
         .into_values()
-        .find(|d| d["path_display"] == path)
+        .find(|d| d["file_path"] == path)
         .with_context(|| format!("{path} is not indexed"))
 }
 

@@ -25,6 +25,18 @@ const WRITE_TIME_FIELDS: &[&str] = &["_timestamp"];
 /// The content fields of a document (what extraction decides).
 const CONTENT_FIELDS: &[&str] = &["body", "content_status", "content_skipped_reason"];
 
+/// Fields the 0.1.0 component wrote that duplicate another one, retired since (issue 12):
+/// the new document must not carry them, and the field that carries the value must hold what
+/// the old one did.
+fn is_retired_duplicate(old: &Value, new: &Value, field: &str) -> bool {
+    let carrier = match field {
+        "path_display" => "file_path",
+        "server_modified" => "_timestamp",
+        _ => return false,
+    };
+    new.get(field).is_none() && !old[field].is_null() && old[field] == new[carrier]
+}
+
 /// The one known difference between the 0.1.0 and the 0.2 Dropbox components: 0.2 names a
 /// Paper export `<name>.md` in its content request, 0.1.0 named it `<name>.paper`, and the
 /// host no longer treats `.paper` as text (it knows no source's names). So under this host a
@@ -82,13 +94,16 @@ fn the_0_1_component_syncs_the_same_documents_as_the_0_2_component() -> anyhow::
             if WRITE_TIME_FIELDS.contains(&field.as_str()) || old_doc[field] == new_doc[field] {
                 continue;
             }
+            if is_retired_duplicate(old_doc, new_doc, field) {
+                continue;
+            }
             if is_known_paper_difference(old_doc, new_doc, field) {
                 known = true;
                 continue;
             }
             differences.push(format!(
                 "{id} ({}): {field}: 0.1.0 {} / 0.2 {}",
-                new_doc["path_display"], old_doc[field], new_doc[field]
+                new_doc["file_path"], old_doc[field], new_doc[field]
             ));
         }
         paper_docs += usize::from(known);
@@ -101,6 +116,58 @@ fn the_0_1_component_syncs_the_same_documents_as_the_0_2_component() -> anyhow::
     );
     // The manifest has one Paper doc; it must be the only document that differs.
     assert!(paper_docs <= 1, "{paper_docs} Paper docs differ");
+    Ok(())
+}
+
+/// Upgrading a tenant from the 0.1.0 component: documents whose content did not change are
+/// merged, not replaced, and a merge keeps every member it does not name. The retired
+/// duplicates (`path_display`, `server_modified`) are written as `null`, so the upgrade's
+/// merges clear them instead of leaving a value nothing updates any more.
+#[test]
+fn upgrading_from_the_0_1_component_clears_retired_fields() -> anyhow::Result<()> {
+    let emu = Emulator::with_manifest(&awkward_manifest(), &[])?;
+    let es = SearchServer::start()?;
+    let mut tenant = Tenant::new(&emu, &es)?;
+    let bundled = tenant.config["connector"].clone();
+    tenant
+        .config
+        .insert("connector".into(), fixture_0_1().into());
+    tributary_e2e::sandbox::allow_credential(
+        &mut tenant,
+        "oauth2",
+        &[&emu.url],
+        Some(&format!("{}/oauth2/token", emu.url)),
+        &["app_secret", "refresh_token"],
+    )?;
+    tenant.write()?;
+    tenant.sync_ok()?;
+    let before = es.all_docs(&tenant.index)?;
+    let stale = before
+        .values()
+        .filter(|d| d["type"] == "File" && !d["path_display"].is_null())
+        .count();
+    assert!(stale > 0, "the 0.1.0 component wrote no path_display");
+
+    tenant.config.insert("connector".into(), bundled);
+    tenant.write()?;
+    let run = tenant.sync(&["--full"])?;
+    run.expect_ok()?;
+    assert!(
+        run.n("unchanged_content") > 0,
+        "no document was merged:\n{}",
+        run.describe()
+    );
+    for (id, doc) in es.all_docs(&tenant.index)? {
+        for retired in ["path_display", "server_modified"] {
+            assert!(
+                doc[retired].is_null(),
+                "{id} ({}) still has {retired} = {} after the upgrade",
+                doc["file_path"],
+                doc[retired]
+            );
+        }
+    }
+    assert_index_matches_tree(&emu, &es, &tenant, &CompareOptions::from_tenant(&tenant))?;
     Ok(())
 }
 
