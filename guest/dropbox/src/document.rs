@@ -13,6 +13,7 @@ use serde_json::json;
 use crate::api::{FileMetadata, FolderMetadata, SharedFileMetadata, SharedLinkMetadata};
 use crate::client::{Client, Request, Transport};
 use crate::config::ExportFormat;
+use crate::json_object::ObjectWriter;
 
 /// Scope of documents found by listing the configured folder.
 pub const SCOPE_FILES: &str = "files";
@@ -377,84 +378,26 @@ pub fn content_kind(f: &FileMetadata, format: ExportFormat) -> ContentKind {
 #[derive(Clone, Copy)]
 struct Retired;
 
+const RETIRED_PATH_DISPLAY: &str = "path_display";
+const RETIRED_SERVER_MODIFIED: &str = "server_modified";
+
+/// `_allow_access_control`: left out, `null` (cleared) or the identities.
+fn write_access(w: &mut ObjectWriter, access: &Access) {
+    match access {
+        Access::Omit => {}
+        Access::Clear => w.null("_allow_access_control"),
+        Access::Allow(ids) => w.value("_allow_access_control", ids),
+    }
+}
+
 impl Serialize for Retired {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_none()
     }
 }
 
-/// The fields of a file document. Declared in key order, so the JSON matches what a sorted
-/// map would produce; absent options are omitted.
-#[derive(Serialize)]
-struct FileFields<'a> {
-    #[serde(
-        rename = "_allow_access_control",
-        skip_serializing_if = "Access::is_omit"
-    )]
-    access: &'a Access,
-    #[serde(rename = "_timestamp", skip_serializing_if = "Option::is_none")]
-    timestamp: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client_modified: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    content_hash: Option<&'a str>,
-    extension: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    file_path: Option<&'a str>,
-    id: &'a str,
-    is_downloadable: bool,
-    mime_type: &'static str,
-    name: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    paper: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    parent_shared_folder_id: Option<&'a str>,
-    path_display: Retired,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    path_lower: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    read_only: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rev: Option<&'a str>,
-    server_modified: Retired,
-    size: u64,
-    source: &'static str,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    web_url: Option<String>,
-}
-
-/// The fields of a folder document (key order, like [`FileFields`]).
-#[derive(Serialize)]
-struct FolderFields<'a> {
-    #[serde(
-        rename = "_allow_access_control",
-        skip_serializing_if = "Access::is_omit"
-    )]
-    access: &'a Access,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    file_path: Option<&'a str>,
-    id: &'a str,
-    name: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    parent_shared_folder_id: Option<&'a str>,
-    path_display: Retired,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    path_lower: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    read_only: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    shared_folder_id: Option<&'a str>,
-    size: u64,
-    source: &'static str,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    web_url: Option<String>,
-}
-
-/// The fields of a received-file document (key order, like [`FileFields`]).
+/// The fields of a received-file document (key order, like a sorted map; rare enough for
+/// `serde`).
 #[derive(Serialize)]
 struct ReceivedFields<'a> {
     #[serde(
@@ -491,7 +434,7 @@ struct PathArg<'a> {
     path: &'a str,
 }
 
-/// `files/export` argument (key order, like [`FileFields`]).
+/// `files/export` argument (key order).
 #[derive(Serialize)]
 struct ExportArg<'a> {
     export_format: &'static str,
@@ -541,32 +484,32 @@ pub fn file_document_with<T: Transport>(
         + f.content_hash.as_ref().map_or(0, String::len)
         + f.rev.as_ref().map_or(0, String::len)
         + web_url.as_ref().map_or(0, String::len);
-    let fields = Fields::with_capacity(
-        &FileFields {
-            access,
-            timestamp: f.server_modified.as_deref(),
-            client_modified: f.client_modified.as_deref(),
-            content_hash: f.content_hash.as_deref(),
-            extension: &ext,
-            file_path: f.path_display.as_deref(),
-            id: &f.id,
-            is_downloadable: f.is_downloadable,
-            mime_type: mime_type(&ext),
-            name: &f.name,
-            paper: is_paper.then_some(true),
-            parent_shared_folder_id: parent_shared,
-            path_display: Retired,
-            path_lower: f.path_lower.as_deref(),
-            read_only: f.sharing_info.as_ref().map(|s| s.read_only),
-            rev: f.rev.as_deref(),
-            server_modified: Retired,
-            size: f.size,
-            source: "dropbox",
-            kind: "File",
-            web_url,
-        },
-        capacity,
-    );
+    // Members in key order (what a sorted map would write); absent options are left out.
+    let mut w = ObjectWriter::with_capacity(capacity);
+    write_access(&mut w, access);
+    w.opt_str("_timestamp", f.server_modified.as_deref());
+    w.opt_str("client_modified", f.client_modified.as_deref());
+    w.opt_str("content_hash", f.content_hash.as_deref());
+    w.str("extension", &ext);
+    w.opt_str("file_path", f.path_display.as_deref());
+    w.str("id", &f.id);
+    w.bool("is_downloadable", f.is_downloadable);
+    w.str("mime_type", mime_type(&ext));
+    w.str("name", &f.name);
+    if is_paper {
+        w.bool("paper", true);
+    }
+    w.opt_str("parent_shared_folder_id", parent_shared);
+    w.null(RETIRED_PATH_DISPLAY);
+    w.opt_str("path_lower", f.path_lower.as_deref());
+    w.opt_bool("read_only", f.sharing_info.as_ref().map(|s| s.read_only));
+    w.opt_str("rev", f.rev.as_deref());
+    w.null(RETIRED_SERVER_MODIFIED);
+    w.u64("size", f.size);
+    w.str("source", "dropbox");
+    w.str("type", "File");
+    w.opt_str("web_url", web_url.as_deref());
+    let fields = Fields::from_json(w.finish());
 
     let content = match content_kind(&f, cfg.export_format) {
         ContentKind::Download => {
@@ -642,24 +585,21 @@ pub fn folder_document_with(f: FolderMetadata, web_url: &str, access: &Access) -
         + f.path_display.as_ref().map_or(0, String::len)
         + f.path_lower.as_ref().map_or(0, String::len)
         + url.as_ref().map_or(0, String::len);
-    let fields = Fields::with_capacity(
-        &FolderFields {
-            access,
-            file_path: f.path_display.as_deref(),
-            id: &f.id,
-            name: &f.name,
-            parent_shared_folder_id: parent_shared,
-            path_display: Retired,
-            path_lower: f.path_lower.as_deref(),
-            read_only: f.sharing_info.as_ref().map(|s| s.read_only),
-            shared_folder_id: shared,
-            size: 0,
-            source: "dropbox",
-            kind: "Folder",
-            web_url: url,
-        },
-        capacity,
-    );
+    let mut w = ObjectWriter::with_capacity(capacity);
+    write_access(&mut w, access);
+    w.opt_str("file_path", f.path_display.as_deref());
+    w.str("id", &f.id);
+    w.str("name", &f.name);
+    w.opt_str("parent_shared_folder_id", parent_shared);
+    w.null(RETIRED_PATH_DISPLAY);
+    w.opt_str("path_lower", f.path_lower.as_deref());
+    w.opt_bool("read_only", f.sharing_info.as_ref().map(|s| s.read_only));
+    w.opt_str("shared_folder_id", shared);
+    w.u64("size", 0);
+    w.str("source", "dropbox");
+    w.str("type", "Folder");
+    w.opt_str("web_url", url.as_deref());
+    let fields = Fields::from_json(w.finish());
     Document {
         id: f.id,
         scope: SCOPE_FILES.to_string(),

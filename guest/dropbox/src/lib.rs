@@ -15,6 +15,7 @@ pub mod config;
 pub mod document;
 pub mod error;
 pub mod events;
+pub mod json_object;
 pub mod mapping;
 pub mod rules;
 pub mod session;

@@ -81,6 +81,11 @@ impl Runtime {
         let mut config = Config::new();
         config.epoch_interruption(true);
         config.max_wasm_stack(1 << 20);
+        // `perf` names the components' functions (a /tmp/perf-<pid>.map) when asked to:
+        // profiling the sandboxed code is otherwise a wall of anonymous addresses.
+        if std::env::var_os("TRIBUTARY_PERF_MAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         if let Some(dir) = cache_dir {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("creating the compile cache {}", dir.display()))?;

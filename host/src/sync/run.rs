@@ -259,18 +259,20 @@ impl<'a> Run<'a> {
     ) -> Result<(), SyncError> {
         let mut seq = 0u64;
         let mut restarted: Option<Session> = None;
-        // Where the enumeration's time goes: in the component (listing and mapping) or here
-        // (assembling documents and queueing writes, which waits when the queue is full).
-        let (mut in_component, mut applying) = (Duration::ZERO, Duration::ZERO);
+        // Where the enumeration's time goes: waiting for the component's first page, then
+        // applying pages (assembling documents, queueing writes) while the component reads
+        // the next one: the listing's round trips overlap with the host's work on the page
+        // before. At most one page is read ahead, and only while the session has more.
+        let (mut waiting, mut applying) = (Duration::ZERO, Duration::ZERO);
+        let asked = Instant::now();
+        let mut next = connector.next_page(session).await;
+        waiting += asked.elapsed();
         loop {
             if self.options.stop.load(Ordering::Relaxed) {
+                // A page read ahead is dropped unapplied: its checkpoint was never committed.
                 tracing::info!("stopping after page {seq} as requested");
                 break;
             }
-            let current = restarted.as_ref().unwrap_or(session);
-            let asked = Instant::now();
-            let next = connector.next_page(current).await;
-            in_component += asked.elapsed();
             let page = match next.map_err(SyncError::Failed)? {
                 Ok(page) => page,
                 Err(GuestError::CheckpointExpired(why)) if restarted.is_none() => {
@@ -281,26 +283,37 @@ impl<'a> Run<'a> {
                     self.report.mode = "full".into();
                     self.report.mode_reason = format!("the stored checkpoint expired ({why})");
                     self.open.clear();
-                    restarted = Some(
-                        match connector
-                            .start(config, None)
-                            .await
-                            .map_err(SyncError::Failed)?
-                        {
-                            Ok(s) => s,
-                            Err(e) => return Err(guest_failure(e)),
-                        },
-                    );
+                    let fresh = match connector
+                        .start(config, None)
+                        .await
+                        .map_err(SyncError::Failed)?
+                    {
+                        Ok(s) => s,
+                        Err(e) => return Err(guest_failure(e)),
+                    };
+                    let current = restarted.insert(fresh);
+                    let asked = Instant::now();
+                    next = connector.next_page(current).await;
+                    waiting += asked.elapsed();
                     continue;
                 }
                 Err(e) => return Err(guest_failure(e)),
             };
             seq += 1;
             self.report.pages += 1;
+            let current = restarted.as_ref().unwrap_or(session);
             let applied = Instant::now();
-            self.apply_page(seq, page.changes)
-                .await
-                .map_err(SyncError::Failed)?;
+            let read_ahead = page.has_more;
+            let (result, ahead) = if read_ahead {
+                let (result, ahead) = tokio::join!(
+                    self.apply_page(seq, page.changes),
+                    connector.next_page(current)
+                );
+                (result, Some(ahead))
+            } else {
+                (self.apply_page(seq, page.changes).await, None)
+            };
+            result.map_err(SyncError::Failed)?;
             applying += applied.elapsed();
             fault::crash_point("page", seq);
             if page.checkpoint.is_some() {
@@ -313,8 +326,9 @@ impl<'a> Run<'a> {
                 self.fetcher.downloads.load(Ordering::Relaxed),
                 self.report.deleted,
             );
-            if !page.has_more {
-                break;
+            match ahead {
+                Some(ahead) => next = ahead,
+                None => break,
             }
         }
         if let Some(extra) = restarted
@@ -324,8 +338,8 @@ impl<'a> Run<'a> {
         }
         tracing::debug!(
             pages = seq,
-            in_component_ms = in_component.as_millis() as u64,
-            applying_ms = applying.as_millis() as u64,
+            first_page_ms = waiting.as_millis() as u64,
+            applying_and_reading_ahead_ms = applying.as_millis() as u64,
             "enumeration read"
         );
         let drained = Instant::now();
