@@ -4,7 +4,8 @@
 //! credential for its own hosts only, then the response: 429 → hold the pacer for
 //! `Retry-After` and retry; 5xx or transport error → exponential backoff with jitter,
 //! `retry_count` times; 401 on an OAuth2-authenticated request → refresh the token and retry
-//! once. Whatever survives is returned.
+//! (up to `UNAUTHORIZED_REFRESHES` times: a token refreshed by another request can expire
+//! too). Whatever survives is returned.
 use super::allowlist::AllowList;
 use super::credential::Authenticator;
 use super::oauth::{CredentialError, TokenSource, without_url};
@@ -16,6 +17,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use url::Url;
+
+/// How many times one request may be answered 401 and retried with a refreshed token.
+const UNAUTHORIZED_REFRESHES: u32 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -226,7 +230,10 @@ impl HttpService {
         let bearer_allowed = req.authenticate && self.tokens().is_some();
         let mut delays = crate::retry::counted(self.retry_count);
         let mut rate_limit_retries = 0;
-        let mut refreshed = false;
+        // A token another request refreshed a moment ago can itself expire before a slow
+        // answer comes back (short-lived tokens, a slow listing): each rejection of a
+        // different token earns a fresh one, a few times, never forever.
+        let mut refreshes_left = UNAUTHORIZED_REFRESHES;
         let mut token = None;
         loop {
             // The token first: its grant goes through the pacer too, and must not wait for a
@@ -258,11 +265,13 @@ impl HttpService {
                 }
                 Attempt::Unauthorized(response, used) => {
                     admission.passed();
-                    let Some(tokens) = self.tokens().filter(|_| !refreshed && bearer_allowed)
+                    let Some(tokens) = self
+                        .tokens()
+                        .filter(|_| refreshes_left > 0 && bearer_allowed)
                     else {
                         return Ok(response);
                     };
-                    refreshed = true;
+                    refreshes_left -= 1;
                     token = Some(
                         tokens
                             .refresh_after_rejection(&used)
