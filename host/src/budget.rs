@@ -118,6 +118,11 @@ impl Share {
         &self.tenant
     }
 
+    /// The whole pool's capacity, in units (what this tenant may hold while alone).
+    pub fn capacity(&self) -> usize {
+        self.pool.capacity
+    }
+
     /// Another share of the same pool for the same tenant (a second sink of one run).
     pub fn pool_share(&self) -> Share {
         self.pool.join(&self.tenant)
@@ -161,6 +166,11 @@ impl Drop for Grant {
     }
 }
 
+/// The bulk byte budget of a run alone: 16 MiB. With 20 KiB documents the budget fills, and
+/// 48 MiB of it (the earlier figure) was a third of the runner's peak RSS with no gain in
+/// throughput (docs/notes/content-speed.md).
+pub const ONE_RUN_BULK_KIB: usize = 16 * 1024;
+
 /// The process-wide budgets a run draws on.
 #[derive(Debug, Clone)]
 pub struct Budgets {
@@ -177,7 +187,9 @@ impl Budgets {
     pub fn for_one_run(downloads: usize) -> Budgets {
         Budgets {
             downloads: FairPool::new("downloads", downloads),
-            bulk_kib: FairPool::new("bulk KiB", 48 * 1024),
+            // Enough for the sink's requests in flight plus one filling (see
+            // `outputs::bulk_settings`); every KiB of it is resident when documents are large.
+            bulk_kib: FairPool::new("bulk KiB", ONE_RUN_BULK_KIB),
             text_bytes: FairPool::new("text bytes", 32 << 20),
         }
     }
