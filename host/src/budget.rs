@@ -166,10 +166,12 @@ impl Drop for Grant {
     }
 }
 
-/// The bulk byte budget of a run alone: 16 MiB. With 20 KiB documents the budget fills, and
-/// 48 MiB of it (the earlier figure) was a third of the runner's peak RSS with no gain in
-/// throughput (docs/notes/content-speed.md).
-pub const ONE_RUN_BULK_KIB: usize = 16 * 1024;
+/// The bulk byte budget of a run alone: 8 MiB, i.e. `_bulk` requests of 2 MiB, three in
+/// flight and one filling (`outputs::bulk_settings`). Documents with text fill any budget,
+/// and what is in flight is held twice (the queued writes and the request body built from
+/// them): 48 MiB (the earlier figure) was about 60 MB of the runner's peak RSS, for no
+/// measurable gain in throughput (docs/notes/content-speed.md).
+pub const ONE_RUN_BULK_KIB: usize = 8 * 1024;
 
 /// The process-wide budgets a run draws on.
 #[derive(Debug, Clone)]

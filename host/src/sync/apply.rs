@@ -274,7 +274,10 @@ impl Run<'_> {
         }
         let mut request = request.clone();
         request.content_key = key.clone();
-        // Take a fetch slot here, not in the task: this bounds the work in flight.
+        // Take a fetch slot here, not in the task: this bounds the work in flight. The task
+        // holds it until its write is queued in the sink, so a sink slower than the downloads
+        // holds the downloads back instead of gathering fetched documents (body, text and
+        // serialized write) in tasks waiting for the bulk budget.
         let permit = self.download_slots.clone().acquire_owned().await?;
         let share = self.download_share.acquire(1).await;
         self.add(seq);
@@ -293,7 +296,6 @@ impl Run<'_> {
         self.downloads.spawn(
             async move {
                 let outcome = fetcher.fetch(&request).await;
-                drop((permit, share));
                 record_outcome(&counters, &id, &outcome);
                 if let Ok(mut book) = retries.lock() {
                     match &outcome {
@@ -331,6 +333,7 @@ impl Run<'_> {
                     sink.submit(write, seq).await
                 }
                 .await;
+                drop((permit, share));
                 if let Err(e) = written {
                     if let Ok(mut l) = ledger.lock() {
                         l.cancel(seq);
