@@ -55,11 +55,12 @@ impl TextSink {
 
     /// Append text as it is (whitespace inside is handled per the mode).
     pub fn push_str(&mut self, text: &str) {
-        // Most text is runs of visible ASCII between single spaces. In the sandbox a loop
-        // iteration per byte is what costs (each carries the interruption check), so runs are
-        // found eight bytes at a time and copied as one eight-byte store, and a plain space is
-        // handled without `push_char`. Everything else (other whitespace, controls, non-ASCII)
-        // goes through `push_char` one character at a time.
+        // Most text is words of visible ASCII between single spaces, which go into the text
+        // as they are. In the sandbox a loop iteration per byte is what costs (each carries
+        // the interruption check), so such stretches are found eight bytes at a time and
+        // copied as one eight-byte store, and a lone space is handled without `push_char`.
+        // Everything else (other whitespace, controls, non-ASCII) goes through `push_char` one
+        // character at a time.
         let bytes = text.as_bytes();
         let room = usize::try_from(self.max_chars.saturating_sub(self.chars)).unwrap_or(usize::MAX);
         self.out.reserve(bytes.len().min(room.saturating_add(8)));
@@ -69,7 +70,7 @@ impl TextSink {
                 .get(at..at + 8)
                 .and_then(|w| <[u8; 8]>::try_from(w).ok())
             {
-                let run = visible_ascii_prefix(u64::from_le_bytes(word));
+                let run = plain_prefix(u64::from_le_bytes(word));
                 if run > 0 {
                     self.flush_pending();
                     self.push_visible_ascii(&word, run);
@@ -101,8 +102,9 @@ impl TextSink {
         }
     }
 
-    /// The first `run` bytes of `bytes`, all visible ASCII, as `emit` would add them one by
-    /// one (the pending whitespace already flushed).
+    /// The first `run` bytes of `bytes` (visible ASCII and single spaces between visible
+    /// characters), as `push_char` would add them one by one: the pending whitespace is
+    /// already flushed, and each space is flushed by the visible character after it.
     fn push_visible_ascii(&mut self, bytes: &[u8], run: usize) {
         if self.truncated {
             return;
@@ -191,15 +193,43 @@ impl TextSink {
     }
 }
 
-/// How many leading bytes of `word` (little-endian) are visible ASCII (0x21..=0x7E).
-fn visible_ascii_prefix(word: u64) -> usize {
+/// How many leading bytes of `word` (little-endian) go into the text as they are: visible
+/// ASCII (0x21..=0x7E) and single spaces between visible characters, starting with a visible
+/// character and ending with the last one (a space there is left to `push_char`, which
+/// decides what a trailing or doubled space becomes).
+fn plain_prefix(word: u64) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    // High bit of each byte below 0x21, and of each byte from 0x7F up. A borrow or carry can
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    // High bit of each byte below 0x20, and of each byte from 0x7F up. A borrow or carry can
     // only mark bytes after the first marked one, so the lowest mark is exact.
-    let below = word.wrapping_sub(ONES * 0x21) & !word & HIGH;
+    let below = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
     let above = (word.wrapping_add(ONES) | word) & HIGH;
-    ((below | above).trailing_zeros() / 8) as usize
+    let printable = ((below | above).trailing_zeros() / 8) as usize;
+    if printable == 0 {
+        return 0;
+    }
+    let within = if printable == 8 {
+        u64::MAX
+    } else {
+        (1u64 << (8 * printable)) - 1
+    };
+    // High bit of every space byte, exactly (no carry crosses a byte).
+    let v = word ^ (ONES * 0x20);
+    let spaces = !((((v & LOW7).wrapping_add(LOW7)) | v) | LOW7) & within;
+    if spaces & 0x80 != 0 {
+        return 0;
+    }
+    let doubled = spaces & (spaces >> 8);
+    let mut len = if doubled == 0 {
+        printable
+    } else {
+        (doubled.trailing_zeros() / 8) as usize
+    };
+    if spaces & (0x80u64 << (8 * (len - 1))) != 0 {
+        len -= 1;
+    }
+    len
 }
 
 #[cfg(test)]
@@ -233,22 +263,59 @@ mod tests {
         assert_eq!(s.finish(), ("a b\nc\td".to_string(), false));
     }
 
+    /// `plain_prefix` by its definition, one byte at a time.
+    fn plain_prefix_reference(word: [u8; 8]) -> usize {
+        if !word[0].is_ascii_graphic() {
+            return 0;
+        }
+        let mut len = 0;
+        for i in 0..8 {
+            let b = word[i];
+            if b.is_ascii_graphic() {
+                len = i + 1;
+            } else if b == b' ' && word.get(i + 1).is_some_and(u8::is_ascii_graphic) {
+                continue;
+            } else {
+                break;
+            }
+        }
+        len
+    }
+
     #[test]
-    fn visible_ascii_prefix_stops_at_the_first_other_byte() {
-        for position in 0..8 {
-            for byte in 0..=255u8 {
-                for after in [0x00, 0x20, 0x7f, 0x80, 0xff, b'a'] {
-                    let mut word = [after; 8];
+    fn plain_prefix_matches_its_definition() {
+        let bytes = [
+            b'a', b'!', b'~', b' ', b'\n', 0x00, 0x1f, 0x21, 0x7e, 0x7f, 0x80, 0xff,
+        ];
+        // Every word over these bytes with up to five distinct positions varied, and every
+        // byte value at every position among letters, spaces and high bytes.
+        let mut words = vec![];
+        for fill in [b'a', b' ', 0xff, 0x00] {
+            for position in 0..8 {
+                for byte in 0..=255u8 {
+                    let mut word = [fill; 8];
                     word[..position].fill(b'a');
                     word[position] = byte;
-                    let want = word.iter().position(|b| !b.is_ascii_graphic()).unwrap_or(8);
-                    assert_eq!(
-                        visible_ascii_prefix(u64::from_le_bytes(word)),
-                        want,
-                        "{word:?}"
-                    );
+                    words.push(word);
                 }
             }
+        }
+        let n = bytes.len();
+        for code in 0..n.pow(5) {
+            let mut word = [b'a'; 8];
+            let mut c = code;
+            for slot in [0, 1, 3, 6, 7] {
+                word[slot] = bytes[c % n];
+                c /= n;
+            }
+            words.push(word);
+        }
+        for word in words {
+            assert_eq!(
+                plain_prefix(u64::from_le_bytes(word)),
+                plain_prefix_reference(word),
+                "{word:?}"
+            );
         }
     }
 
