@@ -435,6 +435,25 @@ mod tests {
     }
 
     #[test]
+    fn only_content_announced_twice_recurs() {
+        let mut announced = Announced::default();
+        announced.note("txt:a");
+        announced.note("txt:b");
+        assert!(!announced.recurs("txt:a") && !announced.recurs("txt:b"));
+        // Twice in one page, or again in a later one: the same.
+        announced.note("txt:a");
+        assert!(announced.recurs("txt:a"));
+        assert!(!announced.recurs("txt:b") && !announced.recurs("txt:c"));
+        // Bounded: past ANNOUNCED_KEYS the memory starts over.
+        for i in 0..ANNOUNCED_KEYS {
+            announced.note(&format!("txt:{i}"));
+        }
+        announced.note("txt:b");
+        assert!(!announced.recurs("txt:b"));
+        assert!(announced.once.len() <= ANNOUNCED_KEYS && announced.again.len() <= ANNOUNCED_KEYS);
+    }
+
+    #[test]
     fn granted_files_are_read_and_nothing_outside_the_grant() {
         let root = tempfile::tempdir().unwrap();
         let outside = tempfile::tempdir().unwrap();
