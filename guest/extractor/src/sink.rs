@@ -70,9 +70,14 @@ impl TextSink {
                 .get(at..at + 8)
                 .and_then(|w| <[u8; 8]>::try_from(w).ok())
             {
-                let run = plain_prefix(u64::from_le_bytes(word));
+                // A space before a word is what `push_char` would make of it when nothing is
+                // pending and text came before.
+                let space_first = self.pending.is_none() && !self.out.is_empty();
+                let run = plain_prefix(u64::from_le_bytes(word), space_first);
                 if run > 0 {
-                    self.flush_pending();
+                    if self.pending.is_some() {
+                        self.flush_pending();
+                    }
                     self.push_visible_ascii(&word, run);
                     at += run;
                     continue;
@@ -195,9 +200,9 @@ impl TextSink {
 
 /// How many leading bytes of `word` (little-endian) go into the text as they are: visible
 /// ASCII (0x21..=0x7E) and single spaces between visible characters, starting with a visible
-/// character and ending with the last one (a space there is left to `push_char`, which
-/// decides what a trailing or doubled space becomes).
-fn plain_prefix(word: u64) -> usize {
+/// character (or a single space, if `space_first`) and ending with the last visible one (a
+/// space there is left to `push_char`, which decides what a trailing or doubled space becomes).
+fn plain_prefix(word: u64, space_first: bool) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
@@ -217,7 +222,7 @@ fn plain_prefix(word: u64) -> usize {
     // High bit of every space byte, exactly (no carry crosses a byte).
     let v = word ^ (ONES * 0x20);
     let spaces = !((((v & LOW7).wrapping_add(LOW7)) | v) | LOW7) & within;
-    if spaces & 0x80 != 0 {
+    if spaces & 0x80 != 0 && !space_first {
         return 0;
     }
     let doubled = spaces & (spaces >> 8);
@@ -226,7 +231,7 @@ fn plain_prefix(word: u64) -> usize {
     } else {
         (doubled.trailing_zeros() / 8) as usize
     };
-    if spaces & (0x80u64 << (8 * (len - 1))) != 0 {
+    if len > 0 && spaces & (0x80u64 << (8 * (len - 1))) != 0 {
         len -= 1;
     }
     len
@@ -264,8 +269,8 @@ mod tests {
     }
 
     /// `plain_prefix` by its definition, one byte at a time.
-    fn plain_prefix_reference(word: [u8; 8]) -> usize {
-        if !word[0].is_ascii_graphic() {
+    fn plain_prefix_reference(word: [u8; 8], space_first: bool) -> usize {
+        if !(word[0].is_ascii_graphic() || (space_first && word[0] == b' ')) {
             return 0;
         }
         let mut len = 0;
@@ -311,11 +316,13 @@ mod tests {
             words.push(word);
         }
         for word in words {
-            assert_eq!(
-                plain_prefix(u64::from_le_bytes(word)),
-                plain_prefix_reference(word),
-                "{word:?}"
-            );
+            for space_first in [false, true] {
+                assert_eq!(
+                    plain_prefix(u64::from_le_bytes(word), space_first),
+                    plain_prefix_reference(word, space_first),
+                    "{word:?} space_first={space_first}"
+                );
+            }
         }
     }
 
