@@ -118,6 +118,11 @@ impl Share {
         &self.tenant
     }
 
+    /// The whole pool's capacity, in units (what this tenant may hold while alone).
+    pub fn capacity(&self) -> usize {
+        self.pool.capacity
+    }
+
     /// Another share of the same pool for the same tenant (a second sink of one run).
     pub fn pool_share(&self) -> Share {
         self.pool.join(&self.tenant)
@@ -161,6 +166,13 @@ impl Drop for Grant {
     }
 }
 
+/// The bulk byte budget of a run alone: 8 MiB, i.e. `_bulk` requests of 2 MiB, three in
+/// flight and one filling (`outputs::bulk_settings`). Documents with text fill any budget,
+/// and what is in flight is held twice (the queued writes and the request body built from
+/// them): 48 MiB (the earlier figure) was about 60 MB of the runner's peak RSS, for no
+/// measurable gain in throughput (docs/notes/content-speed.md).
+pub const ONE_RUN_BULK_KIB: usize = 8 * 1024;
+
 /// The process-wide budgets a run draws on.
 #[derive(Debug, Clone)]
 pub struct Budgets {
@@ -177,7 +189,9 @@ impl Budgets {
     pub fn for_one_run(downloads: usize) -> Budgets {
         Budgets {
             downloads: FairPool::new("downloads", downloads),
-            bulk_kib: FairPool::new("bulk KiB", 48 * 1024),
+            // Enough for the sink's requests in flight plus one filling (see
+            // `outputs::bulk_settings`); every KiB of it is resident when documents are large.
+            bulk_kib: FairPool::new("bulk KiB", ONE_RUN_BULK_KIB),
             text_bytes: FairPool::new("text bytes", 32 << 20),
         }
     }

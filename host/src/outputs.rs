@@ -53,6 +53,19 @@ pub fn es_settings(section: &ElasticsearchSection) -> EsSettings {
     }
 }
 
+/// `_bulk` sizing for a byte budget of `budget_kib`: requests no larger than lets the sink's
+/// `concurrency` requests be in flight while the next one fills, so a small budget keeps the
+/// pipeline going instead of stalling every writer until a whole large request is answered.
+fn bulk_settings(retry_budget: std::time::Duration, budget_kib: usize) -> BulkSettings {
+    let defaults = BulkSettings::default();
+    let fits = budget_kib.saturating_mul(1024) / (defaults.concurrency + 1);
+    BulkSettings {
+        retry_budget,
+        max_bytes: defaults.max_bytes.min(fits).max(64 << 10),
+        ..defaults
+    }
+}
+
 /// The checkpoint store of a tenant's `[elasticsearch]` section.
 pub fn state_store(config: &TenantConfig) -> Result<StateStore, OutputError> {
     let Some(section) = &config.elasticsearch else {
@@ -108,15 +121,12 @@ pub async fn open(
         )));
     };
     let settings = es_settings(section);
-    let bulk_settings = BulkSettings {
-        retry_budget: settings.retry_budget(),
-        ..BulkSettings::default()
-    };
     let bulk = bulk.unwrap_or_else(|| {
         crate::budget::Budgets::for_one_run(1)
             .bulk_kib
             .join(&tenant.config.tenant)
     });
+    let bulk_settings = bulk_settings(settings.retry_budget(), bulk.capacity());
     let writes_acl = tenant
         .info
         .scopes
@@ -151,4 +161,23 @@ pub async fn open(
         acks,
         store,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn bulk_requests_fit_the_budget_with_one_filling() {
+        let budget = crate::budget::ONE_RUN_BULK_KIB;
+        let s = bulk_settings(Duration::from_secs(5), budget);
+        assert!(s.max_bytes * (s.concurrency + 1) <= budget * 1024);
+        assert_eq!(s.retry_budget, Duration::from_secs(5));
+        // A large (serve) budget keeps the default request size.
+        let big = bulk_settings(Duration::from_secs(5), 256 << 10);
+        assert_eq!(big.max_bytes, BulkSettings::default().max_bytes);
+        // A tiny one still sends requests of some size.
+        assert_eq!(bulk_settings(Duration::from_secs(5), 1).max_bytes, 64 << 10);
+    }
 }

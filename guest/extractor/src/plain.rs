@@ -1,18 +1,19 @@
 //! The plain-text family: decoding (UTF-8, UTF-16 with a BOM, Latin-1 fallback) and the
 //! binary-content check.
 use crate::failure::Failure;
+use std::borrow::Cow;
 
 /// How many leading bytes are checked for NULs.
 const BINARY_SNIFF: usize = 8 * 1024;
 
 /// Decode UTF-8 (BOM stripped) or BOM-marked UTF-16. Bytes that are not valid UTF-8 are read
-/// as Windows-1252, the usual encoding of legacy text files.
-pub fn decode(bytes: &[u8]) -> Result<String, Failure> {
+/// as Windows-1252, the usual encoding of legacy text files. Valid UTF-8 is borrowed, not copied.
+pub fn decode(bytes: &[u8]) -> Result<Cow<'_, str>, Failure> {
     if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
-        return Ok(utf16(rest, u16::from_le_bytes));
+        return Ok(Cow::Owned(utf16(rest, u16::from_le_bytes)));
     }
     if let Some(rest) = bytes.strip_prefix(&[0xFE, 0xFF]) {
-        return Ok(utf16(rest, u16::from_be_bytes));
+        return Ok(Cow::Owned(utf16(rest, u16::from_be_bytes)));
     }
     let bytes = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(bytes);
     if bytes[..bytes.len().min(BINARY_SNIFF)].contains(&0) {
@@ -21,8 +22,8 @@ pub fn decode(bytes: &[u8]) -> Result<String, Failure> {
         ));
     }
     Ok(match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_string(),
-        Err(_) => encoding_rs::WINDOWS_1252.decode(bytes).0.into_owned(),
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => encoding_rs::WINDOWS_1252.decode(bytes).0,
     })
 }
 

@@ -57,6 +57,23 @@ impl Run<'_> {
         } else {
             Stored::default()
         };
+        // Content that recurs among the fetches to come keeps its extraction for its twins;
+        // any other is let go once written.
+        let fetched_keys: Vec<String> = changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Upsert(d) => {
+                    let request = d.content.as_ref()?;
+                    let key =
+                        content::effective_key(&request.file_name, request.content_key.as_ref()?);
+                    (stored.content_key(&d.id) != Some(key.as_str())).then_some(key)
+                }
+                _ => None,
+            })
+            .collect();
+        self.fetcher
+            .announce(fetched_keys.iter().map(String::as_str));
+        drop(fetched_keys);
         let first_indexed = self.sinks.documents.first_indexed().to_string();
         // Where each id is upserted last in this page: a delete-tree keeps documents that are
         // rewritten after it (a move arrives as delete(old path) + upsert(same id)).
@@ -257,7 +274,10 @@ impl Run<'_> {
         }
         let mut request = request.clone();
         request.content_key = key.clone();
-        // Take a fetch slot here, not in the task: this bounds the work in flight.
+        // Take a fetch slot here, not in the task: this bounds the work in flight. The task
+        // holds it until its write is queued in the sink, so a sink slower than the downloads
+        // holds the downloads back instead of gathering fetched documents (body, text and
+        // serialized write) in tasks waiting for the bulk budget.
         let permit = self.download_slots.clone().acquire_owned().await?;
         let share = self.download_share.acquire(1).await;
         self.add(seq);
@@ -276,7 +296,6 @@ impl Run<'_> {
         self.downloads.spawn(
             async move {
                 let outcome = fetcher.fetch(&request).await;
-                drop((permit, share));
                 record_outcome(&counters, &id, &outcome);
                 if let Ok(mut book) = retries.lock() {
                     match &outcome {
@@ -314,6 +333,7 @@ impl Run<'_> {
                     sink.submit(write, seq).await
                 }
                 .await;
+                drop((permit, share));
                 if let Err(e) = written {
                     if let Ok(mut l) = ledger.lock() {
                         l.cancel(seq);

@@ -75,6 +75,10 @@ impl ContentOutcome {
 /// they hold is bounded by the run's share of the text budget.
 const SHARED_EXTRACTIONS: usize = 4096;
 
+/// Bound on the content keys remembered as announced (8 bytes each): a key announced again
+/// within this many is known to recur.
+const ANNOUNCED_KEYS: usize = 1 << 17;
+
 pub struct ContentFetcher {
     http: Arc<HttpService>,
     grants: Vec<DirGrant>,
@@ -84,7 +88,13 @@ pub struct ContentFetcher {
     limits: ExtractLimits,
     /// Hand the bytes to the cluster's ingest pipeline instead of extracting them here.
     pipeline: bool,
+    /// Extractions in flight (so documents of one content fetch once) and finished ones of
+    /// content known to recur.
     shared: Mutex<HashMap<String, Arc<OnceCell<ContentOutcome>>>>,
+    /// Which content keys were announced, and which of them more than once: only the
+    /// results of recurring content are kept once finished, so a tree of distinct files holds
+    /// no text after it is written.
+    announced: std::sync::Mutex<Announced>,
     /// The text budget the shared extractions draw on.
     text_share: Share,
     /// What `shared` holds of it; when no more can be had, the cache starts over.
@@ -115,6 +125,7 @@ impl ContentFetcher {
             limits,
             pipeline,
             shared: Mutex::new(HashMap::new()),
+            announced: Default::default(),
             text_share,
             text_grants: Default::default(),
             text_full: Default::default(),
@@ -157,6 +168,25 @@ impl ContentFetcher {
         None
     }
 
+    /// Tell the fetcher the (effective) content keys of a page before fetching any of them: a
+    /// key announced twice (in this page or an earlier one) is content that recurs, whose
+    /// extraction is kept for the documents still to come.
+    pub fn announce<'k>(&self, keys: impl IntoIterator<Item = &'k str>) {
+        let Ok(mut announced) = self.announced.lock() else {
+            return;
+        };
+        for key in keys {
+            announced.note(key);
+        }
+    }
+
+    fn recurs(&self, key: &str) -> bool {
+        self.announced
+            .lock()
+            .map(|announced| announced.recurs(key))
+            .unwrap_or(false)
+    }
+
     /// Fetch and extract, sharing a success with any other document of identical content.
     pub async fn fetch(&self, request: &ContentRequest) -> ContentOutcome {
         if let Some(outcome) = self.precheck(request) {
@@ -175,7 +205,7 @@ impl ContentFetcher {
                 }
                 self.text_full.store(false, Ordering::Relaxed);
             }
-            shared.entry(key).or_default().clone()
+            shared.entry(key.clone()).or_default().clone()
         };
         let mut ran = false;
         // A failed init leaves the cell empty: the next waiter fetches for itself.
@@ -192,11 +222,20 @@ impl ContentFetcher {
                 }
             })
             .await;
+        let keep = ran && self.recurs(&key);
+        if ran && !keep {
+            // Nothing still to come shares this content: the documents that waited for it
+            // have their clones of the cell, and the map lets go of the text.
+            let mut shared = self.shared.lock().await;
+            if shared.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+                shared.remove(&key);
+            }
+        }
         match result {
             Ok(outcome) => {
                 if !ran {
                     self.shared_hits.fetch_add(1, Ordering::Relaxed);
-                } else if let ContentOutcome::Extracted { text, .. } = outcome {
+                } else if keep && let ContentOutcome::Extracted { text, .. } = outcome {
                     match self.text_share.try_acquire(text.len()) {
                         Some(grant) => {
                             if let Ok(mut grants) = self.text_grants.lock() {
@@ -272,6 +311,38 @@ impl ContentFetcher {
             Extraction::Skipped(reason) => ContentOutcome::Skipped(reason),
             Extraction::Failed(reason) => ContentOutcome::Failed(reason),
         }
+    }
+}
+
+/// Content keys announced so far, as 64-bit hashes (a collision only keeps one extraction
+/// that would otherwise have been let go).
+#[derive(Default)]
+struct Announced {
+    once: std::collections::HashSet<u64>,
+    again: std::collections::HashSet<u64>,
+}
+
+impl Announced {
+    fn hash(key: &str) -> u64 {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(key)
+    }
+
+    fn note(&mut self, key: &str) {
+        let hash = Self::hash(key);
+        if self.once.len() >= ANNOUNCED_KEYS {
+            self.once.clear();
+        }
+        if self.again.len() >= ANNOUNCED_KEYS {
+            self.again.clear();
+        }
+        if !self.once.insert(hash) {
+            self.again.insert(hash);
+        }
+    }
+
+    fn recurs(&self, key: &str) -> bool {
+        self.again.contains(&Self::hash(key))
     }
 }
 
@@ -361,6 +432,25 @@ mod tests {
         assert_ne!(effective_key("a.txt", "h1"), effective_key("a.txt", "h2"));
         assert_eq!(effective_key("README", "h1"), ":h1");
         assert_eq!(effective_key(".bashrc", "h1"), ":h1");
+    }
+
+    #[test]
+    fn only_content_announced_twice_recurs() {
+        let mut announced = Announced::default();
+        announced.note("txt:a");
+        announced.note("txt:b");
+        assert!(!announced.recurs("txt:a") && !announced.recurs("txt:b"));
+        // Twice in one page, or again in a later one: the same.
+        announced.note("txt:a");
+        assert!(announced.recurs("txt:a"));
+        assert!(!announced.recurs("txt:b") && !announced.recurs("txt:c"));
+        // Bounded: past ANNOUNCED_KEYS the memory starts over.
+        for i in 0..ANNOUNCED_KEYS {
+            announced.note(&format!("txt:{i}"));
+        }
+        announced.note("txt:b");
+        assert!(!announced.recurs("txt:b"));
+        assert!(announced.once.len() <= ANNOUNCED_KEYS && announced.again.len() <= ANNOUNCED_KEYS);
     }
 
     #[test]
