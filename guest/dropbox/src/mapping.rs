@@ -16,7 +16,8 @@ pub fn index_properties() -> Value {
     let stored = |kind: &str| json!({"type": kind, "index": false, "doc_values": false});
     let text_with_keyword = |above: u32| json!({"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": above}}});
     json!({
-        "id": keyword,
+        // The `_id` again (Elastic's documents carry it): filtered on, never sorted.
+        "id": {"type": "keyword", "doc_values": false},
         "type": keyword,
         "name": text_with_keyword(1024),
         "file_path": text_with_keyword(4096),

@@ -68,11 +68,14 @@ pub fn host_properties() -> Map<String, Value> {
             }
         },
         "_timestamp": { "type": "date" },
+        // The run's bookkeeping: `scope` and `run` are only filtered on (the purge after an
+        // enumeration), never sorted or aggregated, so no doc values; `content_key` is only
+        // read back from `_source` (the page's `_mget`), so it is not indexed either.
         "tributary": {
             "properties": {
-                "scope": { "type": "keyword" },
-                "run": { "type": "keyword" },
-                "content_key": { "type": "keyword" }
+                "scope": { "type": "keyword", "doc_values": false },
+                "run": { "type": "keyword", "doc_values": false },
+                "content_key": { "type": "keyword", "index": false, "doc_values": false }
             }
         }
     });
@@ -157,7 +160,11 @@ mod tests {
         assert_eq!(merged["body"], json!({"type": "text"}));
         assert_eq!(
             merged["tributary"]["properties"]["run"],
-            json!({"type": "keyword"})
+            json!({"type": "keyword", "doc_values": false})
+        );
+        assert_eq!(
+            merged["tributary"]["properties"]["content_key"],
+            json!({"type": "keyword", "index": false, "doc_values": false})
         );
     }
 
