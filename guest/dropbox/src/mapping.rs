@@ -16,8 +16,9 @@ pub fn index_properties() -> Value {
     let stored = |kind: &str| json!({"type": kind, "index": false, "doc_values": false});
     let text_with_keyword = |above: u32| json!({"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": above}}});
     json!({
-        // The `_id` again (Elastic's documents carry it): filtered on, never sorted.
-        "id": {"type": "keyword", "doc_values": false},
+        // The `_id` again (Elastic's documents carry it); doc values kept: paging through an
+        // index sorted by `id` (search_after) needs them.
+        "id": keyword,
         "type": keyword,
         "name": text_with_keyword(1024),
         "file_path": text_with_keyword(4096),
