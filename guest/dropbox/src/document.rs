@@ -34,21 +34,6 @@ pub enum Access {
     Allow(Vec<String>),
 }
 
-impl Access {
-    fn is_omit(&self) -> bool {
-        matches!(self, Access::Omit)
-    }
-}
-
-impl Serialize for Access {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Access::Omit | Access::Clear => s.serialize_none(),
-            Access::Allow(ids) => ids.serialize(s),
-        }
-    }
-}
-
 /// A download the host performs (mirrors WIT `content-request`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContentRequest {
@@ -370,14 +355,11 @@ pub fn content_kind(f: &FileMetadata, format: ExportFormat) -> ContentKind {
     }
 }
 
-/// A field earlier versions wrote and this one does not: `file_path` carries `path_display`,
-/// `_timestamp` carries `server_modified`. It is written as `null`, which the host leaves out
-/// of a replacing write (no bytes sent) and sends in a merge, where it clears the value an
+/// Fields earlier versions wrote and this one does not: `file_path` carries `path_display`,
+/// `_timestamp` carries `server_modified`. They are written as `null`, which the host leaves
+/// out of a replacing write (no bytes sent) and sends in a merge, where it clears the value an
 /// older version stored on a document whose content has not changed since (see
 /// docs/mapping.md).
-#[derive(Clone, Copy)]
-struct Retired;
-
 const RETIRED_PATH_DISPLAY: &str = "path_display";
 const RETIRED_SERVER_MODIFIED: &str = "server_modified";
 
@@ -388,44 +370,6 @@ fn write_access(w: &mut ObjectWriter, access: &Access) {
         Access::Clear => w.null("_allow_access_control"),
         Access::Allow(ids) => w.value("_allow_access_control", ids),
     }
-}
-
-impl Serialize for Retired {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_none()
-    }
-}
-
-/// The fields of a received-file document (key order, like a sorted map; rare enough for
-/// `serde`).
-#[derive(Serialize)]
-struct ReceivedFields<'a> {
-    #[serde(
-        rename = "_allow_access_control",
-        skip_serializing_if = "Access::is_omit"
-    )]
-    access: &'a Access,
-    #[serde(rename = "_timestamp", skip_serializing_if = "Option::is_none")]
-    timestamp: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client_modified: Option<&'a str>,
-    extension: &'a str,
-    id: &'a str,
-    mime_type: &'static str,
-    name: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    owner: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    parent_shared_folder_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rev: Option<&'a str>,
-    server_modified: Retired,
-    size: u64,
-    source: &'static str,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    url: &'a str,
-    web_url: &'a str,
 }
 
 /// `files/download` argument.
@@ -616,24 +560,29 @@ pub fn received_document<T: Transport>(
     access: &Access,
 ) -> Document {
     let ext = extension_cow(&f.name);
-    let fields = Fields::new(&ReceivedFields {
-        access,
-        timestamp: link.server_modified.as_deref(),
-        client_modified: link.client_modified.as_deref(),
-        extension: &ext,
-        id: &f.id,
-        mime_type: mime_type(&ext),
-        name: &f.name,
-        owner: (!f.owner_display_names.is_empty()).then(|| f.owner_display_names.join(", ")),
-        parent_shared_folder_id: f.parent_shared_folder_id.as_deref(),
-        rev: link.rev.as_deref(),
-        server_modified: Retired,
-        size: link.size.unwrap_or(0),
-        source: "dropbox",
-        kind: "File",
-        url: &f.preview_url,
-        web_url: &f.preview_url,
-    });
+    let mut w = ObjectWriter::with_capacity(384 + 2 * f.preview_url.len());
+    write_access(&mut w, access);
+    w.opt_str("_timestamp", link.server_modified.as_deref());
+    w.opt_str("client_modified", link.client_modified.as_deref());
+    w.str("extension", &ext);
+    w.str("id", &f.id);
+    w.str("mime_type", mime_type(&ext));
+    w.str("name", &f.name);
+    if !f.owner_display_names.is_empty() {
+        w.str("owner", &f.owner_display_names.join(", "));
+    }
+    w.opt_str(
+        "parent_shared_folder_id",
+        f.parent_shared_folder_id.as_deref(),
+    );
+    w.opt_str("rev", link.rev.as_deref());
+    w.null(RETIRED_SERVER_MODIFIED);
+    w.u64("size", link.size.unwrap_or(0));
+    w.str("source", "dropbox");
+    w.str("type", "File");
+    w.str("url", &f.preview_url);
+    w.str("web_url", &f.preview_url);
+    let fields = Fields::from_json(w.finish());
     let content = Some(ContentRequest {
         request: client.download_request(
             "sharing/get_shared_link_file",

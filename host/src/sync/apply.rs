@@ -59,9 +59,8 @@ impl Run<'_> {
         };
         // Content that recurs among the fetches to come keeps its extraction for its twins;
         // any other is let go once written.
-        let fetched_keys: Vec<String> = changes
-            .iter()
-            .filter_map(|c| match c {
+        self.fetcher
+            .announce(changes.iter().filter_map(|c| match c {
                 Change::Upsert(d) => {
                     let request = d.content.as_ref()?;
                     let key =
@@ -69,11 +68,7 @@ impl Run<'_> {
                     (stored.content_key(&d.id) != Some(key.as_str())).then_some(key)
                 }
                 _ => None,
-            })
-            .collect();
-        self.fetcher
-            .announce(fetched_keys.iter().map(String::as_str));
-        drop(fetched_keys);
+            }));
         let first_indexed = self.sinks.documents.first_indexed().to_string();
         // Where each id is upserted last in this page: a delete-tree keeps documents that are
         // rewritten after it (a move arrives as delete(old path) + upsert(same id)).

@@ -16,10 +16,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tokio::sync::{Mutex, OnceCell};
 
-/// What happened to a document's content.
 /// The skip reason of content while `content.extract = false`.
 pub const EXTRACTION_DISABLED: &str = "extraction disabled";
 
+/// What happened to a document's content.
 #[derive(Debug, Clone)]
 pub enum ContentOutcome {
     Extracted {
@@ -171,12 +171,17 @@ impl ContentFetcher {
     /// Tell the fetcher the (effective) content keys of a page before fetching any of them: a
     /// key announced twice (in this page or an earlier one) is content that recurs, whose
     /// extraction is kept for the documents still to come.
-    pub fn announce<'k>(&self, keys: impl IntoIterator<Item = &'k str>) {
+    /// Nothing is noted when this fetcher fetches nothing (extraction off, no ingest
+    /// pipeline): a metadata-only sync pays nothing for it.
+    pub fn announce(&self, keys: impl IntoIterator<Item = impl AsRef<str>>) {
+        if self.extractor.is_none() && !self.pipeline {
+            return;
+        }
         let Ok(mut announced) = self.announced.lock() else {
             return;
         };
         for key in keys {
-            announced.note(key);
+            announced.note(key.as_ref());
         }
     }
 

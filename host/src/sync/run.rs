@@ -303,8 +303,7 @@ impl<'a> Run<'a> {
             self.report.pages += 1;
             let current = restarted.as_ref().unwrap_or(session);
             let applied = Instant::now();
-            let read_ahead = page.has_more;
-            let (result, ahead) = if read_ahead {
+            let (result, ahead) = if page.has_more {
                 let (result, ahead) = tokio::join!(
                     self.apply_page(seq, page.changes),
                     connector.next_page(current)
