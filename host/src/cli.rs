@@ -143,7 +143,7 @@ pub struct AuthArgs {
     pub config: ConfigArg,
     /// The authorization code from the URL an earlier `tributary auth` printed (that run keeps
     /// its PKCE verifier for this). Without it, a new URL is printed and the code read from stdin.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub code: Option<String>,
 }
 
@@ -168,5 +168,27 @@ impl FieldsArgs {
             .as_deref()
             .or(self.connector_flag.as_deref())
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_authorization_code_may_start_with_a_hyphen() {
+        // Codes are URL-safe base64: `-` is as likely a first character as any other.
+        let cli = Cli::try_parse_from([
+            "tributary",
+            "auth",
+            "--config",
+            "t.toml",
+            "--code",
+            "-m_dGVj",
+        ]);
+        match cli.map(|c| c.command) {
+            Ok(Command::Auth(args)) => assert_eq!(args.code.as_deref(), Some("-m_dGVj")),
+            other => panic!("not parsed as auth with its code: {other:?}"),
+        }
     }
 }
