@@ -21,10 +21,10 @@ use super::{SinkStats, Write, WriteAck, rfc3339};
 use crate::budget::{Grant, Share};
 use crate::es::{error_reason, is_transient, read_json};
 use anyhow::{Context, anyhow};
-use bytes::Bytes;
-use elasticsearch::http::headers::{CONTENT_TYPE, HeaderValue};
-use elasticsearch::params::Refresh;
-use elasticsearch::{BulkParts, Elasticsearch};
+use bytes::{Bytes, BytesMut};
+use elasticsearch::Elasticsearch;
+use elasticsearch::http::Method;
+use elasticsearch::http::headers::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -90,6 +90,19 @@ struct Prepared {
     _budget: Option<Grant>,
 }
 
+/// `/{index}/_bulk`, with the index name percent-encoded as a path segment.
+fn bulk_path(index: &str) -> String {
+    const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    format!(
+        "/{}/_bulk",
+        percent_encoding::utf8_percent_encode(index, SEGMENT)
+    )
+}
+
 fn id_key(id: &str) -> u64 {
     use std::hash::Hasher;
     let mut h = std::hash::DefaultHasher::new();
@@ -129,6 +142,8 @@ impl Counters {
 struct Shared {
     client: Elasticsearch,
     index: String,
+    /// `/{index}/_bulk`, the index name percent-encoded.
+    bulk_path: String,
     settings: BulkSettings,
     acks: UnboundedSender<WriteAck>,
     counters: Counters,
@@ -185,6 +200,7 @@ impl BulkWriter {
         };
         let shared = Arc::new(Shared {
             client,
+            bulk_path: bulk_path(&index),
             index,
             settings,
             acks,
@@ -448,10 +464,11 @@ impl Flight {
         for item in &batch {
             *self.ids.entry(item.key).or_default() += 1;
         }
+        let (batch, body) = gather(batch);
         let batch = Arc::new(batch);
         let handle = self
             .tasks
-            .spawn(send_batch(shared.clone(), batch.clone()).in_current_span());
+            .spawn(send_batch(shared.clone(), batch.clone(), body).in_current_span());
         self.batches.insert(handle.id(), batch);
     }
 
@@ -497,14 +514,40 @@ enum ItemResult {
     Failed(String),
 }
 
+/// Gather a batch's lines into one buffer, the `_bulk` body, and point every write at its
+/// part of it: a batch in flight is held once, not as its writes and again as the request.
+fn gather(mut batch: Vec<Prepared>) -> (Vec<Prepared>, Bytes) {
+    let mut body = BytesMut::with_capacity(batch.iter().map(|item| item.lines.len()).sum());
+    for item in &batch {
+        body.extend_from_slice(&item.lines);
+    }
+    let body = body.freeze();
+    let mut at = 0;
+    for item in &mut batch {
+        let len = item.lines.len();
+        item.lines = body.slice(at..at + len);
+        at += len;
+    }
+    (batch, body)
+}
+
 /// Send one batch, retrying what may succeed later; ack every write exactly once.
-async fn send_batch(shared: Arc<Shared>, batch: Arc<Vec<Prepared>>) {
+async fn send_batch(shared: Arc<Shared>, batch: Arc<Vec<Prepared>>, body: Bytes) {
     let mut delays = crate::retry::timed(shared.settings.retry_budget);
     let mut pending: Vec<&Prepared> = batch.iter().collect();
+    let mut body = Some(body);
     let mut attempt: u32 = 0;
     loop {
         attempt += 1;
-        let outcome = send_once(&shared, &pending).await;
+        // The first attempt sends the whole batch's body; a retry, only what is pending.
+        let request = body.take().unwrap_or_else(|| {
+            let mut retry = BytesMut::with_capacity(pending.iter().map(|i| i.lines.len()).sum());
+            for item in &pending {
+                retry.extend_from_slice(&item.lines);
+            }
+            retry.freeze()
+        });
+        let outcome = send_once(&shared, &pending, request).await;
         let results = match outcome {
             Ok(results) => results,
             Err(RequestError::Transient(reason)) => vec![ItemResult::Retry(reason); pending.len()],
@@ -562,9 +605,12 @@ enum RequestError {
 }
 
 /// One `_bulk` request; on success, one result per item in order.
-async fn send_once(shared: &Shared, items: &[&Prepared]) -> Result<Vec<ItemResult>, RequestError> {
-    let body: Vec<Bytes> = items.iter().map(|item| item.lines.clone()).collect();
-    let bytes: usize = body.iter().map(Bytes::len).sum();
+async fn send_once(
+    shared: &Shared,
+    items: &[&Prepared],
+    body: Bytes,
+) -> Result<Vec<ItemResult>, RequestError> {
+    let bytes = body.len();
     shared
         .counters
         .bulk_requests
@@ -573,16 +619,23 @@ async fn send_once(shared: &Shared, items: &[&Prepared]) -> Result<Vec<ItemResul
         .counters
         .bytes_sent
         .fetch_add(bytes as u64, Ordering::Relaxed);
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
+    );
+    // `send` with a `Bytes` body hands it to the HTTP client as it is; the typed `bulk` call
+    // would copy every batch into a buffer grown from 1 KiB.
     let response = shared
         .client
-        .bulk(BulkParts::Index(&shared.index))
-        .header(
-            CONTENT_TYPE,
-            HeaderValue::from_static("application/x-ndjson"),
+        .send(
+            Method::Post,
+            &shared.bulk_path,
+            headers,
+            Some(&[("refresh", "false")]),
+            Some(body),
+            None,
         )
-        .refresh(Refresh::False)
-        .body(body)
-        .send()
         .await
         .map_err(|e| {
             RequestError::Transient(format!("_bulk to index {} failed: {e}", shared.index))
@@ -689,6 +742,40 @@ mod tests {
     }
 
     const EPOCH: &str = "1970-01-01T00:00:00.000Z";
+
+    #[test]
+    fn a_batch_is_sent_as_one_body_its_writes_point_into() {
+        let batch: Vec<Prepared> = ["a", "b\u{e9}", "c"]
+            .iter()
+            .map(|id| {
+                let source = obj(json!({"name": id, "_timestamp": "2024-01-01T00:00:00Z"}));
+                prepare(
+                    Write::Index {
+                        id: (*id).into(),
+                        source,
+                    },
+                    1,
+                    EPOCH,
+                )
+                .unwrap()
+            })
+            .collect();
+        let expected: Vec<Bytes> = batch.iter().map(|p| p.lines.clone()).collect();
+        let (batch, body) = gather(batch);
+        assert_eq!(body, expected.concat());
+        for (item, lines) in batch.iter().zip(&expected) {
+            assert_eq!(&item.lines, lines);
+            // A view into the body, not a copy of its own.
+            let offset = item.lines.as_ptr() as usize - body.as_ptr() as usize;
+            assert!(offset + item.lines.len() <= body.len());
+        }
+    }
+
+    #[test]
+    fn the_bulk_path_encodes_the_index_name_as_one_segment() {
+        assert_eq!(bulk_path("docs-2024.v1_x~"), "/docs-2024.v1_x~/_bulk");
+        assert_eq!(bulk_path("a b/c?d#"), "/a%20b%2Fc%3Fd%23/_bulk");
+    }
 
     #[test]
     fn index_with_timestamp_is_a_plain_index() {
