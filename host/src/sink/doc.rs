@@ -180,8 +180,7 @@ impl DocWriter {
 
 /// Append `s` as a JSON string.
 pub fn push_str(out: &mut Vec<u8>, s: &str) {
-    // Writing a string into a Vec cannot fail.
-    let _ = serde_json::to_writer(out, s);
+    super::json_string::push(out, s);
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod bulk;
 pub mod doc;
 pub mod dry_run;
 pub mod elasticsearch;
+mod json_string;
 pub mod mapping;
 
 pub use doc::{Doc, DocWriter};
