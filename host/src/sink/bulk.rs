@@ -1,8 +1,9 @@
 //! The bulk writer: a task that batches writes into `_bulk` requests.
 //!
 //! - A write arrives serialized (a [`Doc`](super::Doc)); `submit` only frames it into its exact
-//!   NDJSON lines. Batches close on `max_actions` or `max_bytes` (measured on those lines), or
-//!   500 ms after their first write.
+//!   NDJSON lines. Batches close on `max_actions` or `max_bytes` (measured on those lines),
+//!   500 ms after their first write, or when the caller says a page's writes are all queued
+//!   (`send_queued`), so checkpoints follow pages instead of waiting for a full request.
 //! - Up to `concurrency` requests are in flight. A batch never goes out while an earlier batch
 //!   holding the same document id is still in flight, so writes to one id land in order.
 //! - Item-level 429s and whole-request 429/502/503/504 or connection failures are retried under
@@ -112,6 +113,8 @@ fn id_key(id: &str) -> u64 {
 
 enum Command {
     Write(Prepared),
+    /// Send the batch being filled now, without waiting for it to be answered.
+    Send,
     Flush(oneshot::Sender<()>),
 }
 
@@ -223,6 +226,17 @@ impl BulkWriter {
         let kib = prepared.lines.len() / 1024 + 1;
         prepared._budget = Some(self.shared.budget.acquire(kib).await);
         self.tx.send(Command::Write(prepared)).await.map_err(|_| {
+            anyhow!(
+                "the bulk writer for index {} has stopped; see the earlier error",
+                self.shared.index
+            )
+        })
+    }
+
+    /// Send the batch being filled now instead of when it is full: the writes queued so far
+    /// complete a page, whose checkpoint can be committed once they are acknowledged.
+    pub async fn send_queued(&self) -> anyhow::Result<()> {
+        self.tx.send(Command::Send).await.map_err(|_| {
             anyhow!(
                 "the bulk writer for index {} has stopped; see the earlier error",
                 self.shared.index
@@ -410,6 +424,12 @@ async fn run_writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<Command>) {
                         due = tokio::time::Instant::now() + IDLE_FLUSH;
                     }
                     if batch.len() >= settings.max_actions || batch_bytes >= settings.max_bytes {
+                        flight.dispatch(&shared, std::mem::take(&mut batch)).await;
+                        batch_bytes = 0;
+                    }
+                }
+                Some(Command::Send) => {
+                    if !batch.is_empty() {
                         flight.dispatch(&shared, std::mem::take(&mut batch)).await;
                         batch_bytes = 0;
                     }

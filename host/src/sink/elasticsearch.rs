@@ -198,6 +198,10 @@ impl EsSink {
     }
 
     /// Send what is queued and wait for every acknowledgement.
+    pub async fn send_queued(&self) -> anyhow::Result<()> {
+        self.writer.send_queued().await
+    }
+
     pub async fn drain(&self) -> anyhow::Result<()> {
         self.writer.drain().await
     }

@@ -143,6 +143,14 @@ impl Sink {
         }
     }
 
+    /// Send the writes queued so far without waiting for their answers (the end of a page).
+    pub async fn send_queued(&self) -> anyhow::Result<()> {
+        match self {
+            Sink::Elasticsearch(s) => s.send_queued().await,
+            Sink::DryRun(_) => Ok(()),
+        }
+    }
+
     /// Send everything queued and wait until every submitted write has been acknowledged
     /// (all acks are on the channel before this returns).
     pub async fn drain(&self) -> anyhow::Result<()> {

@@ -62,6 +62,15 @@ impl Sinks {
         }
     }
 
+    /// Send the writes queued so far to either index, without waiting for their answers.
+    pub async fn send_queued(&self) -> anyhow::Result<()> {
+        self.documents.send_queued().await?;
+        if let Some(acl) = &self.access_control {
+            acl.send_queued().await?;
+        }
+        Ok(())
+    }
+
     /// Wait until every write to either index is acknowledged.
     pub async fn drain(&self) -> anyhow::Result<()> {
         self.documents.drain().await?;
@@ -319,6 +328,9 @@ impl<'a> Run<'a> {
                 self.report.last_checkpoint = page.checkpoint.clone();
             }
             self.close_page(seq, page.checkpoint);
+            // The page's writes go out now rather than when a request fills up, so its
+            // checkpoint is committed as soon as they are answered.
+            self.sinks.send_queued().await.map_err(SyncError::Failed)?;
             self.progress.update(
                 self.report.pages,
                 self.report.seen,
