@@ -403,8 +403,7 @@ fn with_cleared_host_fields(mut source: Map<String, Value>) -> Map<String, Value
 /// The writer loop: fill batches, dispatch them within the concurrency limit, answer flushes.
 async fn run_writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<Command>) {
     let settings = shared.settings;
-    let mut batch: Vec<Prepared> = Vec::new();
-    let mut batch_bytes = 0usize;
+    let mut filling = Filling::default();
     let mut flight = Flight::default();
     // A batch goes out at most IDLE_FLUSH after its first write, however steadily more writes
     // trickle in (a timer re-armed by each write would hold a slow stream back indefinitely).
@@ -414,30 +413,28 @@ async fn run_writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<Command>) {
             command = rx.recv() => match command {
                 Some(Command::Write(item)) => {
                     let len = item.lines.len();
-                    if !batch.is_empty() && batch_bytes + len > settings.max_bytes {
-                        flight.dispatch(&shared, std::mem::take(&mut batch)).await;
-                        batch_bytes = 0;
+                    if !filling.is_empty() && filling.bytes + len > settings.max_bytes {
+                        flight.dispatch(&shared, filling.take()).await;
                     }
-                    batch_bytes += len;
-                    batch.push(item);
-                    if batch.len() == 1 {
+                    filling.bytes += len;
+                    filling.writes.push(item);
+                    if filling.writes.len() == 1 {
                         due = tokio::time::Instant::now() + IDLE_FLUSH;
                     }
-                    if batch.len() >= settings.max_actions || batch_bytes >= settings.max_bytes {
-                        flight.dispatch(&shared, std::mem::take(&mut batch)).await;
-                        batch_bytes = 0;
+                    if filling.writes.len() >= settings.max_actions
+                        || filling.bytes >= settings.max_bytes
+                    {
+                        flight.dispatch(&shared, filling.take()).await;
                     }
                 }
                 Some(Command::Send) => {
-                    if !batch.is_empty() {
-                        flight.dispatch(&shared, std::mem::take(&mut batch)).await;
-                        batch_bytes = 0;
+                    if !filling.is_empty() {
+                        flight.dispatch(&shared, filling.take()).await;
                     }
                 }
                 Some(Command::Flush(done)) => {
-                    if !batch.is_empty() {
-                        flight.dispatch(&shared, std::mem::take(&mut batch)).await;
-                        batch_bytes = 0;
+                    if !filling.is_empty() {
+                        flight.dispatch(&shared, filling.take()).await;
                     }
                     flight.wait_all(&shared).await;
                     let _ = done.send(());
@@ -447,16 +444,34 @@ async fn run_writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<Command>) {
             Some(joined) = flight.tasks.join_next_with_id(), if !flight.tasks.is_empty() => {
                 flight.finish(&shared, joined);
             }
-            () = tokio::time::sleep_until(due), if !batch.is_empty() => {
-                flight.dispatch(&shared, std::mem::take(&mut batch)).await;
-                batch_bytes = 0;
+            () = tokio::time::sleep_until(due), if !filling.is_empty() => {
+                flight.dispatch(&shared, filling.take()).await;
             }
         }
     }
-    if !batch.is_empty() {
-        flight.dispatch(&shared, batch).await;
+    if !filling.is_empty() {
+        flight.dispatch(&shared, filling.take()).await;
     }
     flight.wait_all(&shared).await;
+}
+
+/// The batch being filled, and the bytes of its lines.
+#[derive(Default)]
+struct Filling {
+    writes: Vec<Prepared>,
+    bytes: usize,
+}
+
+impl Filling {
+    fn is_empty(&self) -> bool {
+        self.writes.is_empty()
+    }
+
+    /// The batch, leaving an empty one to fill.
+    fn take(&mut self) -> Vec<Prepared> {
+        self.bytes = 0;
+        std::mem::take(&mut self.writes)
+    }
 }
 
 /// Batches in flight and the ids they hold.
@@ -537,11 +552,7 @@ enum ItemResult {
 /// Gather a batch's lines into one buffer, the `_bulk` body, and point every write at its
 /// part of it: a batch in flight is held once, not as its writes and again as the request.
 fn gather(mut batch: Vec<Prepared>) -> (Vec<Prepared>, Bytes) {
-    let mut body = BytesMut::with_capacity(batch.iter().map(|item| item.lines.len()).sum());
-    for item in &batch {
-        body.extend_from_slice(&item.lines);
-    }
-    let body = body.freeze();
+    let body = concat(&batch);
     let mut at = 0;
     for item in &mut batch {
         let len = item.lines.len();
@@ -549,6 +560,20 @@ fn gather(mut batch: Vec<Prepared>) -> (Vec<Prepared>, Bytes) {
         at += len;
     }
     (batch, body)
+}
+
+/// The writes' lines, one after the other: a `_bulk` body.
+fn concat<'a>(writes: impl IntoIterator<Item = &'a Prepared> + Clone) -> Bytes {
+    let len = writes
+        .clone()
+        .into_iter()
+        .map(|item| item.lines.len())
+        .sum();
+    let mut body = BytesMut::with_capacity(len);
+    for item in writes {
+        body.extend_from_slice(&item.lines);
+    }
+    body.freeze()
 }
 
 /// Send one batch, retrying what may succeed later; ack every write exactly once.
@@ -560,13 +585,9 @@ async fn send_batch(shared: Arc<Shared>, batch: Arc<Vec<Prepared>>, body: Bytes)
     loop {
         attempt += 1;
         // The first attempt sends the whole batch's body; a retry, only what is pending.
-        let request = body.take().unwrap_or_else(|| {
-            let mut retry = BytesMut::with_capacity(pending.iter().map(|i| i.lines.len()).sum());
-            for item in &pending {
-                retry.extend_from_slice(&item.lines);
-            }
-            retry.freeze()
-        });
+        let request = body
+            .take()
+            .unwrap_or_else(|| concat(pending.iter().copied()));
         let outcome = send_once(&shared, &pending, request).await;
         let results = match outcome {
             Ok(results) => results,

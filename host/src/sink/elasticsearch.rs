@@ -197,11 +197,12 @@ impl EsSink {
         self.writer.submit(write, token).await
     }
 
-    /// Send what is queued and wait for every acknowledgement.
+    /// Send what is queued without waiting for the answers.
     pub async fn send_queued(&self) -> anyhow::Result<()> {
         self.writer.send_queued().await
     }
 
+    /// Send what is queued and wait for every acknowledgement.
     pub async fn drain(&self) -> anyhow::Result<()> {
         self.writer.drain().await
     }
