@@ -73,6 +73,11 @@ EMU="${DROPBOX_EMULATOR_BIN:-$TARGET/$PROFILE/dropbox-emulator}"
 EMU_BENCH="${EMULATOR_BENCH_BIN:-$TARGET/$PROFILE/emulator-bench}"
 FLOOR="${BENCH_FLOOR_BIN:-$TARGET/$PROFILE/bench-floor}"
 export TRIBUTARY_COMPONENT_DIR="${TRIBUTARY_COMPONENT_DIR:-$TARGET/components}"
+# The runner is measured as it is deployed, without RUST_BACKTRACE. With it set, every error
+# wasmtime builds captures a stack trace, among them the one it builds when a store is dropped
+# with a fiber still suspended; the unwinding pages in about 1 MB of unwind tables and cost the
+# content sync 1.5-3 MB of peak RSS (docs/benchmarks.md, run H).
+unset RUST_BACKTRACE RUST_LIB_BACKTRACE
 SYNC_TIMEOUT="${BENCH_SYNC_TIMEOUT:-900}"
 GEN_REST="depth=6,fanout=10,seed=7,max_size=1048576,paper=0.01,text=0.8"
 

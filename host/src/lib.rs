@@ -5,6 +5,7 @@
 //! `sync::content` (fetches under `http`, `extract`) → `sink` (Elasticsearch bulk) → `state`
 //! (checkpoints, committed after acknowledgement). `es` is the one Elasticsearch client
 //! module of `sink` and `state`; `retry` the one retry policy.
+pub mod allocator;
 pub mod budget;
 pub mod cli;
 pub mod commands;

@@ -3,8 +3,11 @@ use std::process::ExitCode;
 use tributary::cli::Cli;
 
 fn main() -> ExitCode {
+    // Before any thread exists (see `allocator`).
+    let arenas = tributary::allocator::limit_arenas();
     let cli = Cli::parse();
     tributary::commands::init_logging(cli.verbose);
+    tracing::debug!(?arenas, "malloc arenas");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
