@@ -75,6 +75,10 @@ pub trait Transport {
     fn send_many(&self, reqs: Vec<Request>) -> Vec<Result<Response, TransportError>> {
         reqs.into_iter().map(|r| self.send(r)).collect()
     }
+    /// Start a request the component will `send` next (an identical one), so it travels
+    /// while the component works. Only for requests without side effects. The host may
+    /// decline; the default does nothing, and the later `send` goes out as usual.
+    fn prefetch(&self, _req: Request) {}
     /// Log a message through the host (never pass secrets).
     fn log(&self, level: Level, message: &str);
 }
@@ -313,6 +317,12 @@ impl<'a, T: Transport> Client<'a, T> {
         let req = self.rpc_request(route, arg, kind);
         let resp = self.transport.send(req).map_err(CallError::Transport)?;
         decode(route, resp)
+    }
+
+    /// Start the RPC that `rpc` with the same arguments will send next, so that it travels
+    /// while the component maps what it has. Only for routes without side effects.
+    pub fn prefetch_rpc(&self, route: &str, arg: Option<&Value>, kind: RouteKind) {
+        self.transport.prefetch(self.rpc_request(route, arg, kind));
     }
 
     /// Build the request for an RPC route (exposed for tests).

@@ -1,7 +1,7 @@
 //! Dropbox source component for tributary.
 //!
 //! All Dropbox logic lives in plain modules that compile and are tested natively; this file
-//! only converts between them and the WIT bindings (`tributary:source@0.2.0`).
+//! only converts between them and the WIT bindings (`tributary:source@0.2.1`).
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::panic))]
 
 pub mod access;
@@ -36,11 +36,11 @@ mod team_sync_tests;
 #[allow(unsafe_code, clippy::all, missing_docs)]
 mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit/source@0.2.0",
+        path: "../../wit/source@0.2.1",
         world: "source-connector",
     });
 
-    // Exported symbols are named like `tributary:source/source@0.2.0#info`, which a native
+    // Exported symbols are named like `tributary:source/source@0.2.1#info`, which a native
     // linker version script rejects: export them only in the component build.
     #[cfg(target_arch = "wasm32")]
     use super::Component;
@@ -91,6 +91,10 @@ impl Transport for Host {
                 Err(e) => Err(transport_error(e)),
             })
             .collect()
+    }
+
+    fn prefetch(&self, req: Request) {
+        wit_http::prefetch(&to_wit_request(req));
     }
 
     fn log(&self, level: Level, message: &str) {

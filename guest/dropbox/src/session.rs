@@ -689,6 +689,15 @@ impl<T: Transport> Session<T> {
             Ok(r) => r,
             Err((e, continuing)) => return self.unit_error(next, changes, &unit, e, continuing),
         };
+        if r.has_more {
+            // The next call of this unit asks for exactly this: let it travel while this
+            // page is mapped and handed over.
+            c.prefetch_rpc(
+                "files/list_folder/continue",
+                Some(&json!({ "cursor": &r.cursor })),
+                RouteKind::Files,
+            );
+        }
         let root = if unit.cursor.is_none() {
             changes.push(Change::BeginEnumeration(unit.scope()));
             self.unit_root(&unit)?

@@ -24,6 +24,8 @@ pub(crate) struct Fake {
     pub(crate) logs: RefCell<Vec<(Level, String)>>,
     /// The routes of each `send-many` call, in order.
     pub(crate) many: RefCell<Vec<Vec<String>>>,
+    /// Every `prefetch`, in order.
+    pub(crate) prefetched: RefCell<Vec<Request>>,
 }
 
 fn route_of(req: &Request) -> String {
@@ -40,6 +42,7 @@ impl Fake {
             sent: RefCell::new(Vec::new()),
             logs: RefCell::new(Vec::new()),
             many: RefCell::new(Vec::new()),
+            prefetched: RefCell::new(Vec::new()),
         }
     }
 
@@ -83,6 +86,10 @@ impl Transport for &Fake {
             .unwrap_or(Value::Null);
         self.sent.borrow_mut().push(req.clone());
         Ok((self.handler)(&route, &arg, &req))
+    }
+
+    fn prefetch(&self, req: Request) {
+        self.prefetched.borrow_mut().push(req);
     }
 
     fn log(&self, level: Level, message: &str) {
@@ -213,6 +220,27 @@ pub(crate) fn personal_dropbox(route: &str, arg: &Value, _: &Request) -> Respons
         },
         _ => status(404, json!({})),
     }
+}
+
+/// A listing page that says more follows starts the next page's request before it is mapped,
+/// and the session's next call sends exactly that request (so the host can answer it from
+/// the prefetch); the last page starts nothing.
+#[test]
+fn a_listing_page_with_more_prefetches_exactly_the_next_request() {
+    let fake = Fake::new(personal_dropbox);
+    let mut s = Session::start(&fake, config(json!({})), None).unwrap();
+    s.next_page().unwrap();
+    let early = fake.prefetched.borrow().clone();
+    assert_eq!(early.len(), 1, "{early:?}");
+    assert!(early[0].url.ends_with("/2/files/list_folder/continue"));
+    s.next_page().unwrap();
+    let sent = fake.sent_to("files/list_folder/continue");
+    assert_eq!(
+        sent, early,
+        "the next call must send the prefetched request unchanged"
+    );
+    // The second page has no more: nothing further was started.
+    assert_eq!(fake.prefetched.borrow().len(), 1);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //!
 //! All logic lives in plain modules that compile and are tested natively against real
 //! temporary directories; this file only converts between them and the WIT bindings
-//! (`tributary:source@0.2.0`).
+//! (`tributary:source@0.2.1`).
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::panic))]
 
 pub mod checkpoint;
@@ -26,11 +26,11 @@ mod session_tests;
 #[allow(unsafe_code, clippy::all, missing_docs)]
 mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit/source@0.2.0",
+        path: "../../wit/source@0.2.1",
         world: "source-connector",
     });
 
-    // Exported symbols are named like `tributary:source/source@0.2.0#info`, which a native
+    // Exported symbols are named like `tributary:source/source@0.2.1#info`, which a native
     // linker version script rejects: export them only in the component build.
     #[cfg(target_arch = "wasm32")]
     use super::Component;

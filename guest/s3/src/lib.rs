@@ -1,7 +1,7 @@
 //! S3-compatible object storage source component for tributary (AWS S3, MinIO, R2, Ceph...).
 //!
 //! All S3 logic lives in plain modules that compile and are tested natively; this file only
-//! converts between them and the WIT bindings (`tributary:source@0.2.0`). The component never
+//! converts between them and the WIT bindings (`tributary:source@0.2.1`). The component never
 //! sees the keys: it declares an AWS SigV4 credential and the host signs its requests.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::panic))]
 
@@ -25,11 +25,11 @@ mod session_tests;
 #[allow(unsafe_code, clippy::all, missing_docs)]
 mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit/source@0.2.0",
+        path: "../../wit/source@0.2.1",
         world: "source-connector",
     });
 
-    // Exported symbols are named like `tributary:source/source@0.2.0#info`, which a native
+    // Exported symbols are named like `tributary:source/source@0.2.1#info`, which a native
     // linker version script rejects: export them only in the component build.
     #[cfg(target_arch = "wasm32")]
     use super::Component;

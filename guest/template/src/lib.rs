@@ -16,12 +16,12 @@ mod bindings {
     // Generates Rust types and traits from the contract. `path` points at one version of
     // the WIT: the host supports that version and the one before it.
     wit_bindgen::generate!({
-        path: "../../wit/source@0.2.0",
+        path: "../../wit/source@0.2.1",
         world: "source-connector",
     });
 
     // `export!` defines the component's exported symbols. Their names (like
-    // `tributary:source/source@0.2.0#info`) are rejected by native linkers, so the macro
+    // `tributary:source/source@0.2.1#info`) are rejected by native linkers, so the macro
     // runs only in the wasm32 build and `cargo test` still links natively.
     #[cfg(target_arch = "wasm32")]
     use super::Component;

@@ -17,6 +17,8 @@ pub const MAX_SEND_MANY: usize = 1000;
 const SEND_MANY_CONCURRENCY: usize = 16;
 /// One log line of a component is cut to this many characters.
 const MAX_LOG_CHARS: usize = 2000;
+/// Prefetched requests kept per store, in flight or answered and not yet asked for.
+pub const MAX_PREFETCHED: usize = 2;
 
 /// A directory the tenant grants to the component, read-only.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +41,20 @@ pub struct HostState {
     pub(crate) cpu_ticks_left: Option<u64>,
     /// The last response refused for its size.
     response_limit_hit: Option<String>,
+    /// Requests started early (`prefetch`), each waiting for the component's identical `send`.
+    prefetched: Vec<Prefetched>,
+}
+
+/// A request started before the component asked for it; aborted if never asked for.
+struct Prefetched {
+    request: OutboundRequest,
+    outcome: tokio::task::JoinHandle<Result<InboundResponse, HttpError>>,
+}
+
+impl Drop for Prefetched {
+    fn drop(&mut self) {
+        self.outcome.abort();
+    }
 }
 
 impl HostState {
@@ -85,11 +101,13 @@ impl HostState {
             tenant,
             cpu_ticks_left: None,
             response_limit_hit: None,
+            prefetched: Vec::new(),
         })
     }
 
     /// Replace the HTTP policy (after `configure` told us the hosts and credentials).
     pub fn set_http(&mut self, http: Arc<HttpService>) {
+        self.prefetched.clear();
         self.http = http;
     }
 
@@ -100,17 +118,51 @@ impl HostState {
             .to_string()
     }
 
-    /// One request from the component, under the tenant's policy.
+    /// One request from the component, under the tenant's policy; answered by its prefetch
+    /// when the component started the identical request early.
     pub(crate) async fn send_outbound(
         &mut self,
         request: OutboundRequest,
     ) -> Result<InboundResponse, HttpError> {
-        let result = self.http.send(&request, self.max_response_bytes).await;
+        let result = match self.take_prefetched(&request) {
+            Some(mut early) => match (&mut early.outcome).await {
+                Ok(result) => result,
+                Err(e) => Err(HttpError::Transport(format!(
+                    "the prefetched request failed: {e}"
+                ))),
+            },
+            None => self.http.send(&request, self.max_response_bytes).await,
+        };
         if let Err(HttpError::Denied(m)) = &result {
             tracing::warn!(tenant = %self.tenant, "component request denied: {m}");
         }
         self.note_response_limit(&result);
         result
+    }
+
+    /// Start a request the component will `send` next, under the same policy. Declined
+    /// (silently: the `send` then goes out as usual) when `MAX_PREFETCHED` are pending or the
+    /// same request already is.
+    pub(crate) fn prefetch_outbound(&mut self, request: OutboundRequest) {
+        if self.prefetched.len() >= MAX_PREFETCHED
+            || self.prefetched.iter().any(|p| p.request == request)
+        {
+            return;
+        }
+        let (http, max) = (self.http.clone(), self.max_response_bytes);
+        let early = request.clone();
+        let outcome = tokio::spawn(async move { http.send(&early, max).await });
+        self.prefetched.push(Prefetched { request, outcome });
+    }
+
+    fn take_prefetched(&mut self, request: &OutboundRequest) -> Option<Prefetched> {
+        let at = self.prefetched.iter().position(|p| &p.request == request)?;
+        Some(self.prefetched.swap_remove(at))
+    }
+
+    /// Prefetched requests not yet asked for (tests and the run's bookkeeping).
+    pub fn prefetched_pending(&self) -> usize {
+        self.prefetched.len()
     }
 
     /// Why the last request was refused for its size, if it was (names the setting).

@@ -1,4 +1,5 @@
-//! The boundary for components built against `tributary:source@0.2.0`: its generated bindings
+//! The boundary for components built against `tributary:source@0.2.x` (generated from 0.2.1;
+//! wasmtime resolves a 0.2.0 component's imports and exports to them): its generated bindings
 //! (confined to this module), the host side of its imports, and the conversions between its
 //! types and the host's own (`crate::source`).
 use super::host_state::HostState;
@@ -13,7 +14,7 @@ use wasmtime::component::ResourceAny;
 
 mod generated {
     wasmtime::component::bindgen!({
-        path: "../wit/source@0.2.0",
+        path: "../wit/source@0.2.1",
         world: "source-connector",
         imports: { default: async | trappable },
         exports: { default: async },
@@ -84,6 +85,11 @@ impl http::Host for HostState {
             .send_many_outbound(reqs.into_iter().map(outbound).collect())
             .await;
         Ok(results.into_iter().map(answer).collect())
+    }
+
+    async fn prefetch(&mut self, req: types::Request) -> wasmtime::Result<()> {
+        self.prefetch_outbound(outbound(req));
+        Ok(())
     }
 }
 

@@ -14,7 +14,7 @@ mod probe;
 #[allow(unsafe_code, clippy::all, missing_docs)]
 mod bindings {
     wit_bindgen::generate!({
-        path: "../../../wit/source@0.2.0",
+        path: "../wit",
         world: "source-connector",
     });
 
