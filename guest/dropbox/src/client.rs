@@ -79,6 +79,10 @@ pub trait Transport {
     /// while the component works. Only for requests without side effects. The host may
     /// decline; the default does nothing, and the later `send` goes out as usual.
     fn prefetch(&self, _req: Request) {}
+    /// Whether the host fetches content in this run; when not, documents describe none.
+    fn content_wanted(&self) -> bool {
+        true
+    }
     /// Log a message through the host (never pass secrets).
     fn log(&self, level: Level, message: &str);
 }

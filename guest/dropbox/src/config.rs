@@ -227,6 +227,9 @@ pub struct Config {
     pub advanced_rules: Vec<AdvancedRule>,
     /// None: not set (a team token behaves as [`TeamScope::Admin`]; no team scopes asked).
     pub team_scope: Option<TeamScope>,
+    /// Not a config field: whether the host fetches content in this run (`run.content-wanted`,
+    /// asked when a session starts). When false, documents describe no download.
+    pub fetch_content: bool,
 }
 
 impl Config {
@@ -338,6 +341,7 @@ impl Config {
             include_inherited,
             advanced_rules,
             team_scope,
+            fetch_content: true,
         })
     }
 

@@ -455,7 +455,12 @@ pub fn file_document_with<T: Transport>(
     w.opt_str("web_url", web_url.as_deref());
     let fields = Fields::from_json(w.finish());
 
-    let content = match content_kind(&f, cfg.export_format) {
+    let kind = if cfg.fetch_content {
+        content_kind(&f, cfg.export_format)
+    } else {
+        ContentKind::None
+    };
+    let content = match kind {
         ContentKind::Download => {
             let request = client.download_request("files/download", &PathArg { path: &f.id });
             Some(ContentRequest {
@@ -583,7 +588,7 @@ pub fn received_document<T: Transport>(
     w.str("url", &f.preview_url);
     w.str("web_url", &f.preview_url);
     let fields = Fields::from_json(w.finish());
-    let content = Some(ContentRequest {
+    let content = client.config.fetch_content.then(|| ContentRequest {
         request: client.download_request(
             "sharing/get_shared_link_file",
             &UrlArg {

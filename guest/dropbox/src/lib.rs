@@ -51,7 +51,9 @@ mod bindings {
 use std::cell::RefCell;
 
 use bindings::exports::tributary::source::source as wit;
-use bindings::tributary::source::{http as wit_http, logging as wit_log, types as wit_types};
+use bindings::tributary::source::{
+    http as wit_http, logging as wit_log, run as wit_run, types as wit_types,
+};
 
 use crate::client::{Level, Method, Request, Response, Transport, TransportError};
 use crate::config::{Config, FIELDS, FieldKind};
@@ -95,6 +97,10 @@ impl Transport for Host {
 
     fn prefetch(&self, req: Request) {
         wit_http::prefetch(&to_wit_request(req));
+    }
+
+    fn content_wanted(&self) -> bool {
+        wit_run::content_wanted()
     }
 
     fn log(&self, level: Level, message: &str) {

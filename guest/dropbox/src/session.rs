@@ -231,7 +231,12 @@ impl Item {
 
 impl<T: Transport> Session<T> {
     /// Detect the account, check the checkpoint against it and decide where to start.
-    pub fn start(transport: T, config: Config, checkpoint: Option<&str>) -> Result<Self, Error> {
+    pub fn start(
+        transport: T,
+        mut config: Config,
+        checkpoint: Option<&str>,
+    ) -> Result<Self, Error> {
+        config.fetch_content = transport.content_wanted();
         let checkpoint = checkpoint.map(Checkpoint::decode).transpose()?;
         let account = account::detect(&transport, &config)?;
         let identity = account.identity(&config);

@@ -26,6 +26,8 @@ pub(crate) struct Fake {
     pub(crate) many: RefCell<Vec<Vec<String>>>,
     /// Every `prefetch`, in order.
     pub(crate) prefetched: RefCell<Vec<Request>>,
+    /// What `content_wanted` answers (the host's `run.content-wanted`).
+    pub(crate) content_wanted: std::cell::Cell<bool>,
 }
 
 fn route_of(req: &Request) -> String {
@@ -43,6 +45,7 @@ impl Fake {
             logs: RefCell::new(Vec::new()),
             many: RefCell::new(Vec::new()),
             prefetched: RefCell::new(Vec::new()),
+            content_wanted: std::cell::Cell::new(true),
         }
     }
 
@@ -90,6 +93,10 @@ impl Transport for &Fake {
 
     fn prefetch(&self, req: Request) {
         self.prefetched.borrow_mut().push(req);
+    }
+
+    fn content_wanted(&self) -> bool {
+        self.content_wanted.get()
     }
 
     fn log(&self, level: Level, message: &str) {
@@ -241,6 +248,36 @@ fn a_listing_page_with_more_prefetches_exactly_the_next_request() {
     );
     // The second page has no more: nothing further was started.
     assert_eq!(fake.prefetched.borrow().len(), 1);
+}
+
+/// Told that the host fetches no content, the session describes no download for any file or
+/// received file; told it does, every downloadable file carries its request.
+#[test]
+fn documents_describe_content_only_when_the_host_wants_it() {
+    let described = |wanted: bool| -> (usize, usize) {
+        let fake = Fake::new(personal_dropbox);
+        fake.content_wanted.set(wanted);
+        let mut s = Session::start(&fake, config(json!({})), None).unwrap();
+        let (mut files, mut with_content) = (0, 0);
+        loop {
+            let page = s.next_page().unwrap();
+            for change in &page.changes {
+                if let Change::Upsert(d) = change
+                    && d.fields["type"] == "File"
+                {
+                    files += 1;
+                    with_content += usize::from(d.content.is_some());
+                }
+            }
+            if !page.has_more {
+                return (files, with_content);
+            }
+        }
+    };
+    let (files, with_content) = described(true);
+    assert!(files >= 3, "{files} files");
+    assert_eq!(with_content, files, "every file is downloadable here");
+    assert_eq!(described(false), (files, 0));
 }
 
 #[test]

@@ -186,6 +186,12 @@ impl Connector {
         }
     }
 
+    /// Tell the component whether this run fetches content (asked through `run.content-wanted`;
+    /// components built against 0.2.0 or 0.1 do not ask and describe content regardless).
+    pub fn set_content_wanted(&mut self, wanted: bool) {
+        self.store.data_mut().content_wanted = wanted;
+    }
+
     /// Swap the HTTP policy once the plan is known.
     pub fn set_http(&mut self, http: Arc<HttpService>) {
         self.store.data_mut().set_http(http);

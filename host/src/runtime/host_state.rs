@@ -43,6 +43,8 @@ pub struct HostState {
     response_limit_hit: Option<String>,
     /// Requests started early (`prefetch`), each waiting for the component's identical `send`.
     prefetched: Vec<Prefetched>,
+    /// Whether the run fetches content (`run.content-wanted`); false when extraction is off.
+    pub(crate) content_wanted: bool,
 }
 
 /// A request started before the component asked for it; aborted if never asked for.
@@ -102,6 +104,7 @@ impl HostState {
             cpu_ticks_left: None,
             response_limit_hit: None,
             prefetched: Vec::new(),
+            content_wanted: true,
         })
     }
 

@@ -22,7 +22,7 @@ mod generated {
 }
 
 use generated::exports::tributary::source::source as guest;
-use generated::tributary::source::{http, logging, types};
+use generated::tributary::source::{http, logging, run, types};
 pub use generated::{SourceConnector, SourceConnectorPre};
 
 /// Add the 0.2 imports (`http`, `logging`) to the linker.
@@ -90,6 +90,12 @@ impl http::Host for HostState {
     async fn prefetch(&mut self, req: types::Request) -> wasmtime::Result<()> {
         self.prefetch_outbound(outbound(req));
         Ok(())
+    }
+}
+
+impl run::Host for HostState {
+    async fn content_wanted(&mut self) -> wasmtime::Result<bool> {
+        Ok(self.content_wanted)
     }
 }
 

@@ -135,8 +135,20 @@ impl ContentFetcher {
         }
     }
 
-    /// Decide without fetching whether this content would be skipped.
+    /// Whether this run fetches content at all: for text extraction, or for the cluster's
+    /// ingest pipeline. Otherwise every content request would be skipped as
+    /// `extraction disabled`, and the component is told not to describe any.
+    pub fn fetches_content(&self) -> bool {
+        self.pipeline || self.extractor.is_some()
+    }
+
+    /// Decide without fetching whether this content would be skipped. With extraction off
+    /// nothing is said about any document's content (not even that it is too large), the same
+    /// as when a component was told not to describe content.
     pub fn precheck(&self, request: &ContentRequest) -> Option<ContentOutcome> {
+        if !self.fetches_content() {
+            return Some(ContentOutcome::Skipped(EXTRACTION_DISABLED.into()));
+        }
         if let Some(size) = request.size
             && size > self.max_bytes
         {
@@ -144,22 +156,11 @@ impl ContentFetcher {
                 "too large ({size} bytes > content.max_bytes {})",
                 self.max_bytes
             )));
-        }
-        if self.pipeline {
-            // The cluster decides what it can read.
-            return None;
         }
         let Some(extractor) = &self.extractor else {
-            return Some(ContentOutcome::Skipped(EXTRACTION_DISABLED.into()));
+            // The cluster's ingest pipeline decides what it can read.
+            return None;
         };
-        if let Some(size) = request.size
-            && size > self.max_bytes
-        {
-            return Some(ContentOutcome::Skipped(format!(
-                "too large ({size} bytes > content.max_bytes {})",
-                self.max_bytes
-            )));
-        }
         if !extractor.supports(&request.file_name) {
             return Some(ContentOutcome::Skipped(unsupported_reason(
                 &request.file_name,

@@ -194,6 +194,7 @@ impl<'a> Run<'a> {
             .instantiate(runtime)
             .await
             .map_err(SyncError::Failed)?;
+        connector.set_content_wanted(self.fetcher.fetches_content());
         let config = self.tenant.source.public_json();
         let rules_changed = state.rules_digest.as_deref() != self.tenant.config.rules.digest();
         let (mode, reason, checkpoint) = match (&state.checkpoint, self.options.full) {

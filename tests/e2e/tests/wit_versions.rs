@@ -233,3 +233,91 @@ fn a_component_built_against_an_unknown_version_is_refused() -> anyhow::Result<(
     assert!(t.state_doc(&es).ok().flatten().is_none());
     Ok(())
 }
+
+/// With extraction off, the host tells a 0.2.1 component so (`run.content-wanted`) and it
+/// describes no downloads; the 0.1.0 component cannot be told, describes them, and the host
+/// skips each one. Both must index the same documents, none with content fields (not even
+/// the file over `max_bytes`), and neither may download anything.
+#[test]
+fn with_extraction_off_a_component_told_so_and_one_not_told_index_the_same() -> anyhow::Result<()> {
+    let emu = Emulator::with_manifest(&awkward_manifest(), &[])?;
+    let es = SearchServer::start()?;
+    let mut old = Tenant::new(&emu, &es)?;
+    old.config.insert("connector".into(), fixture_0_1().into());
+    tributary_e2e::sandbox::allow_credential(
+        &mut old,
+        "oauth2",
+        &[&emu.url],
+        Some(&format!("{}/oauth2/token", emu.url)),
+        &["app_secret", "refresh_token"],
+    )?;
+    let mut new = Tenant::new(&emu, &es)?;
+    for t in [&mut old, &mut new] {
+        t.set("content", "extract", false)?;
+        // large.txt (20,000 bytes) is over it: still no content fields with extraction off.
+        t.set("content", "max_bytes", 4096)?;
+    }
+    emu.reset_stats()?;
+    let old_report = old.sync_ok()?;
+    let new_report = new.sync_ok()?;
+    assert_eq!(old_report["seen"], new_report["seen"]);
+    let skipped = |r: &Value| r["skipped"]["extraction disabled"].as_u64().unwrap_or(0);
+    assert!(
+        skipped(&old_report) > 0,
+        "the 0.1.0 component describes content, which the host skips: {old_report}"
+    );
+    assert_eq!(
+        skipped(&new_report),
+        0,
+        "the component was told content is not wanted, yet described some: {new_report}"
+    );
+    for route in [
+        "files/download",
+        "files/export",
+        "sharing/get_shared_link_file",
+    ] {
+        assert_eq!(emu.route_count(route)?, 0, "{route} was called");
+    }
+
+    let old_docs = comparable(&es.all_docs(&old.index)?);
+    let new_docs = comparable(&es.all_docs(&new.index)?);
+    let (old_ids, new_ids): (BTreeSet<_>, BTreeSet<_>) =
+        (old_docs.keys().collect(), new_docs.keys().collect());
+    assert_eq!(old_ids, new_ids, "the two components indexed different ids");
+    let mut differences = vec![];
+    for (id, new_doc) in &new_docs {
+        for field in CONTENT_FIELDS {
+            for (which, doc) in [("0.1.0", &old_docs[id]), ("0.2", new_doc)] {
+                if doc.get(*field).is_some() {
+                    differences.push(format!("{id}: the {which} document has {field}"));
+                }
+            }
+        }
+        let old_doc = &old_docs[id];
+        let fields: BTreeSet<&String> = old_doc
+            .as_object()
+            .into_iter()
+            .chain(new_doc.as_object())
+            .flat_map(|o| o.keys())
+            .collect();
+        for field in fields {
+            if WRITE_TIME_FIELDS.contains(&field.as_str())
+                || old_doc[field] == new_doc[field]
+                || is_retired_duplicate(old_doc, new_doc, field)
+            {
+                continue;
+            }
+            differences.push(format!(
+                "{id}: {field}: 0.1.0 {} / 0.2 {}",
+                old_doc[field], new_doc[field]
+            ));
+        }
+    }
+    assert!(
+        differences.is_empty(),
+        "{} differences:\n  {}",
+        differences.len(),
+        differences.join("\n  ")
+    );
+    Ok(())
+}

@@ -14,7 +14,7 @@ mod probe;
 #[allow(unsafe_code, clippy::all, missing_docs)]
 mod bindings {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "wit",
         world: "source-connector",
     });
 
