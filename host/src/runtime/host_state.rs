@@ -244,3 +244,126 @@ impl WasiView for HostState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::client::build_client;
+    use crate::http::{AllowList, Pacer};
+    use crate::runtime::limits::MemoryBudget;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// An HTTP server on 127.0.0.1 that answers every request with the number of requests
+    /// it has received (one per connection).
+    async fn counting_server() -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let count = Arc::new(AtomicUsize::new(0));
+        let seen = count.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        if stream.read(&mut byte).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        head.push(byte[0]);
+                    }
+                    let n = seen.fetch_add(1, Ordering::SeqCst) + 1;
+                    let body = n.to_string();
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = stream.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        (url, count)
+    }
+
+    fn state_for(origin: &str) -> HostState {
+        let allow = AllowList::parse_all([origin]).expect("origin");
+        let http = HttpService::new(
+            build_client().expect("client"),
+            allow,
+            AllowList::default(),
+            None,
+            Arc::new(Pacer::new()),
+            0,
+        );
+        let limiter = GuestLimiter::new(64 << 20, Arc::new(MemoryBudget::unlimited()));
+        HostState::new(Arc::new(http), limiter, 1 << 20, "t".into(), &[]).expect("state")
+    }
+
+    fn get(url: String) -> OutboundRequest {
+        OutboundRequest::get(url)
+    }
+
+    #[tokio::test]
+    async fn a_prefetched_request_answers_the_identical_send_without_a_second_request() {
+        let (url, count) = counting_server().await;
+        let mut state = state_for(&url);
+        state.prefetch_outbound(get(format!("{url}/page/2")));
+        let answer = state
+            .send_outbound(get(format!("{url}/page/2")))
+            .await
+            .expect("answer");
+        assert_eq!(&answer.body[..], b"1", "answered by the prefetch");
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+        assert_eq!(state.prefetched_pending(), 0);
+        // A prefetch serves once: the same request again goes out.
+        let again = state
+            .send_outbound(get(format!("{url}/page/2")))
+            .await
+            .expect("answer");
+        assert_eq!(&again.body[..], b"2");
+    }
+
+    #[tokio::test]
+    async fn a_different_request_is_sent_and_prefetches_are_bounded() {
+        let (url, count) = counting_server().await;
+        let mut state = state_for(&url);
+        for page in 0..5 {
+            state.prefetch_outbound(get(format!("{url}/page/{page}")));
+        }
+        // The same request twice is one prefetch.
+        state.prefetch_outbound(get(format!("{url}/page/0")));
+        assert_eq!(state.prefetched_pending(), MAX_PREFETCHED);
+        state
+            .send_outbound(get(format!("{url}/other")))
+            .await
+            .expect("answer");
+        assert_eq!(state.prefetched_pending(), MAX_PREFETCHED);
+        // Pages 0 and 1 went out early, then the other request; pages 2-4 were declined.
+        for page in [1, 0] {
+            state
+                .send_outbound(get(format!("{url}/page/{page}")))
+                .await
+                .expect("answer");
+        }
+        assert_eq!(state.prefetched_pending(), 0);
+        assert_eq!(count.load(Ordering::SeqCst), MAX_PREFETCHED + 1);
+    }
+
+    #[tokio::test]
+    async fn a_prefetch_cannot_reach_a_host_off_the_allow_list() {
+        let (allowed, _) = counting_server().await;
+        let (other, count) = counting_server().await;
+        let mut state = state_for(&allowed);
+        state.prefetch_outbound(get(format!("{other}/secret")));
+        let answer = state.send_outbound(get(format!("{other}/secret"))).await;
+        assert!(matches!(answer, Err(HttpError::Denied(_))), "{answer:?}");
+        assert_eq!(
+            count.load(Ordering::SeqCst),
+            0,
+            "the other host was contacted"
+        );
+    }
+}
