@@ -245,6 +245,46 @@ pub struct ListFolderResult {
     pub has_more: bool,
 }
 
+/// A listing page's `cursor` and `has_more`, read from the raw body without decoding its
+/// entries. Dropbox writes both keys after `entries`, a writer that sorts keys writes `cursor`
+/// first: each key is looked for as the body's first key, else in its last 64 KiB (no metadata
+/// entry has keys of those names, and a name that spells one is escaped). A guess only used to
+/// start the next request early: that request is matched against the one sent after
+/// decoding, so a wrong guess costs one wasted read, never a wrong page.
+pub fn listing_tail(body: &[u8]) -> Option<(String, bool)> {
+    const TAIL: usize = 64 << 10;
+    fn value_after<'a>(body: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
+        let first = body
+            .trim_ascii_start()
+            .strip_prefix(b"{")
+            .map(<[u8]>::trim_ascii_start);
+        let rest = match first.and_then(|b| b.strip_prefix(key)) {
+            Some(rest) => rest,
+            None => {
+                let from = body.len().saturating_sub(TAIL);
+                let at = body[from..].windows(key.len()).rposition(|w| w == key)?;
+                &body[from + at + key.len()..]
+            }
+        };
+        rest.trim_ascii_start()
+            .strip_prefix(b":")
+            .map(<[u8]>::trim_ascii_start)
+    }
+    let cursor = serde_json::Deserializer::from_slice(value_after(body, b"\"cursor\"")?)
+        .into_iter::<String>()
+        .next()?
+        .ok()?;
+    let has_more = value_after(body, b"\"has_more\"")?;
+    let has_more = if has_more.starts_with(b"true") {
+        true
+    } else if has_more.starts_with(b"false") {
+        false
+    } else {
+        return None;
+    };
+    Some((cursor, has_more))
+}
+
 /// `files.ListFolderLongpollResult`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct LongpollResult {
@@ -709,6 +749,31 @@ pub struct SearchResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listing_tail_is_read_without_the_entries_and_agrees_with_decoding() {
+        // A name that spells the keys, escaped as JSON escapes it, must not be taken for them.
+        let tricky = r#"{"entries":[{".tag":"file","name":"\"cursor\":\"evil\", \"has_more\": false","id":"id:1","path_lower":"/x","path_display":"/x","client_modified":"2024-01-01T00:00:00Z","server_modified":"2024-01-01T00:00:00Z","rev":"0123456789","size":1}],"cursor":"AAG\u0041c/2+=","has_more":true}"#;
+        let decoded: ListFolderResult = serde_json::from_str(tricky).unwrap();
+        assert_eq!(
+            listing_tail(tricky.as_bytes()),
+            Some((decoded.cursor.clone(), decoded.has_more))
+        );
+        assert_eq!(decoded.cursor, "AAGAc/2+=");
+        let last = r#"{"entries": [], "cursor" : "c9",  "has_more" :false }"#;
+        assert_eq!(listing_tail(last.as_bytes()), Some(("c9".into(), false)));
+        // Keys first (as serde_json writes a map) are found as well.
+        let first = r#"{"cursor":"c1","entries":[],"has_more":true}"#;
+        assert_eq!(listing_tail(first.as_bytes()), Some(("c1".into(), true)));
+        for broken in [
+            r#"{"entries":[],"cursor":"unterminated"#,
+            r#"{"entries":[],"cursor":"c","has_more":"yes"}"#,
+            r#"{"entries":[],"has_more":true}"#,
+            "",
+        ] {
+            assert_eq!(listing_tail(broken.as_bytes()), None, "{broken}");
+        }
+    }
 
     #[test]
     fn list_folder_page_decodes_all_variants() {

@@ -323,6 +323,23 @@ impl<'a, T: Transport> Client<'a, T> {
         decode(route, resp)
     }
 
+    /// `rpc`, but `early` sees a 2xx answer's raw body before it is decoded (a listing page
+    /// is 1 MB of JSON whose cursor comes last: the next request can start before decoding).
+    pub fn rpc_then<R: DeserializeOwned>(
+        &self,
+        route: &str,
+        arg: Option<&Value>,
+        kind: RouteKind,
+        early: impl FnOnce(&[u8]),
+    ) -> Result<R, CallError> {
+        let req = self.rpc_request(route, arg, kind);
+        let resp = self.transport.send(req).map_err(CallError::Transport)?;
+        if (200..300).contains(&resp.status) {
+            early(&resp.body);
+        }
+        decode(route, resp)
+    }
+
     /// Start the RPC that `rpc` with the same arguments will send next, so that it travels
     /// while the component maps what it has. Only for routes without side effects.
     pub fn prefetch_rpc(&self, route: &str, arg: Option<&Value>, kind: RouteKind) {

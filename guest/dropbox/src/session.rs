@@ -27,7 +27,7 @@ use crate::account::{self, Account};
 use crate::acl::{AclCache, AclRequest, Identities, Resolver, person};
 use crate::api::{
     FileMetadata, FolderMetadata, ListFilesResult, ListFolderResult, Metadata, SearchResult,
-    SharedFileMetadata, SharedLinkMetadata,
+    SharedFileMetadata, SharedLinkMetadata, listing_tail,
 };
 use crate::checkpoint::{Checkpoint, Identity, Stage, Unit, UnitKind};
 use crate::client::{CallError, Client, Context, Level, RouteKind, Transport, decode};
@@ -674,19 +674,38 @@ impl<T: Transport> Session<T> {
         let listing = !unit.listed;
         let ctx = self.context_of(&unit);
         let c = client(&self.transport, &self.config, ctx);
+        // The next call of this unit asks for the page after this one: it starts as soon as
+        // this page's cursor is known (read from the raw body, before the entries are
+        // decoded), and travels while this page is decoded, mapped and handed over.
+        let prefetch_next = |cursor: &str| {
+            c.prefetch_rpc(
+                "files/list_folder/continue",
+                Some(&json!({ "cursor": cursor })),
+                RouteKind::Files,
+            );
+        };
+        let mut guessed = None;
+        let early = |body: &[u8]| {
+            if let Some((cursor, true)) = listing_tail(body) {
+                prefetch_next(&cursor);
+                guessed = Some(cursor);
+            }
+        };
         let result = match &unit.cursor {
             None => c
-                .rpc::<ListFolderResult>(
+                .rpc_then::<ListFolderResult>(
                     "files/list_folder",
                     Some(&self.list_arg(&unit)),
                     RouteKind::Files,
+                    early,
                 )
                 .map_err(|e| (e, false)),
             Some(cursor) => c
-                .rpc::<ListFolderResult>(
+                .rpc_then::<ListFolderResult>(
                     "files/list_folder/continue",
                     Some(&json!({ "cursor": cursor })),
                     RouteKind::Files,
+                    early,
                 )
                 .map_err(|e| (e, true)),
         };
@@ -694,14 +713,8 @@ impl<T: Transport> Session<T> {
             Ok(r) => r,
             Err((e, continuing)) => return self.unit_error(next, changes, &unit, e, continuing),
         };
-        if r.has_more {
-            // The next call of this unit asks for exactly this: let it travel while this
-            // page is mapped and handed over.
-            c.prefetch_rpc(
-                "files/list_folder/continue",
-                Some(&json!({ "cursor": &r.cursor })),
-                RouteKind::Files,
-            );
+        if r.has_more && guessed.as_deref() != Some(r.cursor.as_str()) {
+            prefetch_next(&r.cursor);
         }
         let root = if unit.cursor.is_none() {
             changes.push(Change::BeginEnumeration(unit.scope()));
