@@ -7,7 +7,7 @@ use crate::checkpoint::Identity;
 use crate::client::{CallError, Client, Context, RouteKind, Transport, decode, response_date};
 use crate::config::Config;
 use crate::error::Error;
-use crate::rules;
+use crate::rule_search;
 
 /// Who the credentials reach and how requests must be addressed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,7 +212,7 @@ pub fn check<T: Transport>(transport: &T, config: &Config) -> Result<String, Err
     }
     if !config.advanced_rules.is_empty() {
         summary.push_str("; ");
-        summary.push_str(&rules::check(
+        summary.push_str(&rule_search::check(
             &client,
             &config.advanced_rules,
             &config.path,

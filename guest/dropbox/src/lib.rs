@@ -17,6 +17,8 @@ pub mod error;
 pub mod events;
 pub mod json_object;
 pub mod mapping;
+pub mod path;
+pub mod rule_search;
 pub mod rules;
 pub mod session;
 pub mod team;

@@ -1080,7 +1080,7 @@ impl<T: Transport> Session<T> {
                 other => other,
             },
         };
-        let r = result.map_err(|e| crate::rules::search_error(&rule.describe(n), e))?;
+        let r = result.map_err(|e| crate::rule_search::search_error(&rule.describe(n), e))?;
         if next.rule == 0 && next.rule_cursor.is_none() {
             changes.push(Change::BeginEnumeration(SCOPE_FILES.into()));
         }
