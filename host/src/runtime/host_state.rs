@@ -163,8 +163,9 @@ impl HostState {
         Some(self.prefetched.swap_remove(at))
     }
 
-    /// Prefetched requests not yet asked for (tests and the run's bookkeeping).
-    pub fn prefetched_pending(&self) -> usize {
+    /// Prefetched requests not yet asked for.
+    #[cfg(test)]
+    fn prefetched_pending(&self) -> usize {
         self.prefetched.len()
     }
 
