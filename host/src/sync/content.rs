@@ -175,7 +175,7 @@ impl ContentFetcher {
     /// Nothing is noted when this fetcher fetches nothing (extraction off, no ingest
     /// pipeline): a metadata-only sync pays nothing for it.
     pub fn announce(&self, keys: impl IntoIterator<Item = impl AsRef<str>>) {
-        if self.extractor.is_none() && !self.pipeline {
+        if !self.fetches_content() {
             return;
         }
         let Ok(mut announced) = self.announced.lock() else {

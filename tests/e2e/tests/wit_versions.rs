@@ -4,7 +4,7 @@
 //! a component built against a version the host does not know is refused, naming it.
 
 use serde_json::{Value, json};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use tributary_e2e::fixtures::awkward_manifest;
 use tributary_e2e::local_folder::component_tenant;
 use tributary_e2e::sandbox::test_component;
@@ -52,83 +52,10 @@ fn is_known_paper_difference(old: &Value, new: &Value, field: &str) -> bool {
         && new["content_status"] == json!("extracted")
 }
 
-#[test]
-fn the_0_1_component_syncs_the_same_documents_as_the_0_2_component() -> anyhow::Result<()> {
-    let emu = Emulator::with_manifest(&awkward_manifest(), &[])?;
-    let es = SearchServer::start()?;
-    let mut old = Tenant::new(&emu, &es)?;
-    old.config.insert("connector".into(), fixture_0_1().into());
-    // Loaded from a path, the component needs the tenant's consent to use its secrets.
-    tributary_e2e::sandbox::allow_credential(
-        &mut old,
-        "oauth2",
-        &[&emu.url],
-        Some(&format!("{}/oauth2/token", emu.url)),
-        &["app_secret", "refresh_token"],
-    )?;
-    old.write()?;
-    let new = Tenant::new(&emu, &es)?;
-    let old_report = old.sync_ok()?;
-    let new_report = new.sync_ok()?;
-    // Today's component is the reference: it matches the emulator's tree.
-    assert_index_matches_tree(&emu, &es, &new, &CompareOptions::from_tenant(&new))?;
-    assert_eq!(old_report["seen"], new_report["seen"]);
-
-    let old_docs = comparable(&es.all_docs(&old.index)?);
-    let new_docs = comparable(&es.all_docs(&new.index)?);
-    let (old_ids, new_ids): (BTreeSet<_>, BTreeSet<_>) =
-        (old_docs.keys().collect(), new_docs.keys().collect());
-    assert_eq!(old_ids, new_ids, "the two components indexed different ids");
-    let mut differences = vec![];
-    let mut paper_docs = 0;
-    for (id, new_doc) in &new_docs {
-        let old_doc = &old_docs[id];
-        let fields: BTreeSet<&String> = old_doc
-            .as_object()
-            .into_iter()
-            .chain(new_doc.as_object())
-            .flat_map(|o| o.keys())
-            .collect();
-        let mut known = false;
-        for field in fields {
-            if WRITE_TIME_FIELDS.contains(&field.as_str()) || old_doc[field] == new_doc[field] {
-                continue;
-            }
-            if is_retired_duplicate(old_doc, new_doc, field) {
-                continue;
-            }
-            if is_known_paper_difference(old_doc, new_doc, field) {
-                known = true;
-                continue;
-            }
-            differences.push(format!(
-                "{id} ({}): {field}: 0.1.0 {} / 0.2 {}",
-                new_doc["file_path"], old_doc[field], new_doc[field]
-            ));
-        }
-        paper_docs += usize::from(known);
-    }
-    assert!(
-        differences.is_empty(),
-        "{} unexpected differences:\n  {}",
-        differences.len(),
-        differences.join("\n  ")
-    );
-    // The manifest has one Paper doc; it must be the only document that differs.
-    assert!(paper_docs <= 1, "{paper_docs} Paper docs differ");
-    Ok(())
-}
-
-/// Upgrading a tenant from the 0.1.0 component: documents whose content did not change are
-/// merged, not replaced, and a merge keeps every member it does not name. The retired
-/// duplicates (`path_display`, `server_modified`) are written as `null`, so the upgrade's
-/// merges clear them instead of leaving a value nothing updates any more.
-#[test]
-fn upgrading_from_the_0_1_component_clears_retired_fields() -> anyhow::Result<()> {
-    let emu = Emulator::with_manifest(&awkward_manifest(), &[])?;
-    let es = SearchServer::start()?;
-    let mut tenant = Tenant::new(&emu, &es)?;
-    let bundled = tenant.config["connector"].clone();
+/// A tenant of the 0.1.0 fixture. Loaded from a path, the component needs the tenant's
+/// consent to use its secrets.
+fn tenant_of_0_1(emu: &Emulator, es: &SearchServer) -> anyhow::Result<Tenant> {
+    let mut tenant = Tenant::new(emu, es)?;
     tenant
         .config
         .insert("connector".into(), fixture_0_1().into());
@@ -140,6 +67,88 @@ fn upgrading_from_the_0_1_component_clears_retired_fields() -> anyhow::Result<()
         &["app_secret", "refresh_token"],
     )?;
     tenant.write()?;
+    Ok(tenant)
+}
+
+/// Every field in which the 0.1.0 component's document differs from today's, for the same
+/// ids; the write time and the retired duplicates are not differences, nor is what `known`
+/// accepts (given the id, both documents and the field).
+fn differences(
+    old_docs: &BTreeMap<String, Value>,
+    new_docs: &BTreeMap<String, Value>,
+    mut known: impl FnMut(&str, &Value, &Value, &str) -> bool,
+) -> Vec<String> {
+    let (old_ids, new_ids): (BTreeSet<_>, BTreeSet<_>) =
+        (old_docs.keys().collect(), new_docs.keys().collect());
+    assert_eq!(old_ids, new_ids, "the two components indexed different ids");
+    let mut found = vec![];
+    for (id, new_doc) in new_docs {
+        let old_doc = &old_docs[id];
+        let fields: BTreeSet<&String> = old_doc
+            .as_object()
+            .into_iter()
+            .chain(new_doc.as_object())
+            .flat_map(|o| o.keys())
+            .collect();
+        for field in fields {
+            if WRITE_TIME_FIELDS.contains(&field.as_str())
+                || old_doc[field] == new_doc[field]
+                || is_retired_duplicate(old_doc, new_doc, field)
+                || known(id, old_doc, new_doc, field)
+            {
+                continue;
+            }
+            found.push(format!(
+                "{id} ({}): {field}: 0.1.0 {} / 0.2 {}",
+                new_doc["file_path"], old_doc[field], new_doc[field]
+            ));
+        }
+    }
+    found
+}
+
+#[test]
+fn the_0_1_component_syncs_the_same_documents_as_the_0_2_component() -> anyhow::Result<()> {
+    let emu = Emulator::with_manifest(&awkward_manifest(), &[])?;
+    let es = SearchServer::start()?;
+    let old = tenant_of_0_1(&emu, &es)?;
+    let new = Tenant::new(&emu, &es)?;
+    let old_report = old.sync_ok()?;
+    let new_report = new.sync_ok()?;
+    // Today's component is the reference: it matches the emulator's tree.
+    assert_index_matches_tree(&emu, &es, &new, &CompareOptions::from_tenant(&new))?;
+    assert_eq!(old_report["seen"], new_report["seen"]);
+
+    let old_docs = comparable(&es.all_docs(&old.index)?);
+    let new_docs = comparable(&es.all_docs(&new.index)?);
+    let mut paper_docs = BTreeSet::new();
+    let differences = differences(&old_docs, &new_docs, |id, old_doc, new_doc, field| {
+        let known = is_known_paper_difference(old_doc, new_doc, field);
+        if known {
+            paper_docs.insert(id.to_string());
+        }
+        known
+    });
+    assert!(
+        differences.is_empty(),
+        "{} unexpected differences:\n  {}",
+        differences.len(),
+        differences.join("\n  ")
+    );
+    // The manifest has one Paper doc; it must be the only document that differs.
+    assert!(paper_docs.len() <= 1, "Paper docs differ: {paper_docs:?}");
+    Ok(())
+}
+
+/// Upgrading a tenant from the 0.1.0 component: documents whose content did not change are
+/// merged, not replaced, and a merge keeps every member it does not name. The retired
+/// duplicates (`path_display`, `server_modified`) are written as `null`, so the upgrade's
+/// merges clear them instead of leaving a value nothing updates any more.
+#[test]
+fn upgrading_from_the_0_1_component_clears_retired_fields() -> anyhow::Result<()> {
+    let emu = Emulator::with_manifest(&awkward_manifest(), &[])?;
+    let es = SearchServer::start()?;
+    let mut tenant = tenant_of_0_1(&emu, &es)?;
     tenant.sync_ok()?;
     let before = es.all_docs(&tenant.index)?;
     let stale = before
@@ -148,7 +157,8 @@ fn upgrading_from_the_0_1_component_clears_retired_fields() -> anyhow::Result<()
         .count();
     assert!(stale > 0, "the 0.1.0 component wrote no path_display");
 
-    tenant.config.insert("connector".into(), bundled);
+    // Back to the bundled component, by name (as `Tenant::new` writes it).
+    tenant.config.insert("connector".into(), "dropbox".into());
     tenant.write()?;
     let run = tenant.sync(&["--full"])?;
     run.expect_ok()?;
@@ -242,15 +252,7 @@ fn a_component_built_against_an_unknown_version_is_refused() -> anyhow::Result<(
 fn with_extraction_off_a_component_told_so_and_one_not_told_index_the_same() -> anyhow::Result<()> {
     let emu = Emulator::with_manifest(&awkward_manifest(), &[])?;
     let es = SearchServer::start()?;
-    let mut old = Tenant::new(&emu, &es)?;
-    old.config.insert("connector".into(), fixture_0_1().into());
-    tributary_e2e::sandbox::allow_credential(
-        &mut old,
-        "oauth2",
-        &[&emu.url],
-        Some(&format!("{}/oauth2/token", emu.url)),
-        &["app_secret", "refresh_token"],
-    )?;
+    let mut old = tenant_of_0_1(&emu, &es)?;
     let mut new = Tenant::new(&emu, &es)?;
     for t in [&mut old, &mut new] {
         t.set("content", "extract", false)?;
@@ -281,10 +283,7 @@ fn with_extraction_off_a_component_told_so_and_one_not_told_index_the_same() -> 
 
     let old_docs = comparable(&es.all_docs(&old.index)?);
     let new_docs = comparable(&es.all_docs(&new.index)?);
-    let (old_ids, new_ids): (BTreeSet<_>, BTreeSet<_>) =
-        (old_docs.keys().collect(), new_docs.keys().collect());
-    assert_eq!(old_ids, new_ids, "the two components indexed different ids");
-    let mut differences = vec![];
+    let mut differences = differences(&old_docs, &new_docs, |_, _, _, _| false);
     for (id, new_doc) in &new_docs {
         for field in CONTENT_FIELDS {
             for (which, doc) in [("0.1.0", &old_docs[id]), ("0.2", new_doc)] {
@@ -292,25 +291,6 @@ fn with_extraction_off_a_component_told_so_and_one_not_told_index_the_same() -> 
                     differences.push(format!("{id}: the {which} document has {field}"));
                 }
             }
-        }
-        let old_doc = &old_docs[id];
-        let fields: BTreeSet<&String> = old_doc
-            .as_object()
-            .into_iter()
-            .chain(new_doc.as_object())
-            .flat_map(|o| o.keys())
-            .collect();
-        for field in fields {
-            if WRITE_TIME_FIELDS.contains(&field.as_str())
-                || old_doc[field] == new_doc[field]
-                || is_retired_duplicate(old_doc, new_doc, field)
-            {
-                continue;
-            }
-            differences.push(format!(
-                "{id}: {field}: 0.1.0 {} / 0.2 {}",
-                old_doc[field], new_doc[field]
-            ));
         }
     }
     assert!(
